@@ -1,0 +1,1 @@
+"""agentrun.api.routes."""

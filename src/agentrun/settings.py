@@ -1,0 +1,133 @@
+"""Settings: environment variables with the prefix ``AGENTRUN_`` (nested groups with ``__``).
+
+Built only in entry points (``agentrun serve``, ``agentrun worker``, test fixtures), never at
+import time. Validators fail loudly so a bad deployment stops at start, not at the first run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LimitSettings(BaseModel):
+    """Explicit limits, documented in docs/configuration.md."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger -> 413.")
+    default_page_size: int = Field(50, ge=1)
+    max_page_size: int = Field(200, ge=1)
+    sync_wait_s: float = Field(60.0, gt=0, description="How long a sync run request waits before answering 202.")
+    max_long_poll_s: float = Field(60.0, gt=0, description="Cap on GET /v1/runs/{id}?wait_s=.")
+    sse_heartbeat_s: float = Field(15.0, gt=0, description="Idle SSE streams get a comment this often.")
+    default_timeout_s: float = Field(600.0, gt=0, description="Run timeout when neither run nor agent sets one.")
+    default_max_turns: int = Field(50, ge=1, description="Model requests per run when neither run nor agent sets it.")
+
+    @model_validator(mode="after")
+    def _pages(self) -> LimitSettings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("limits.default_page_size must not exceed limits.max_page_size")
+        return self
+
+
+class OpenAICompatible(BaseModel):
+    base_url: str
+    api_key: SecretStr | None = None
+
+
+class ProviderSettings(BaseModel):
+    """Provider keys. Each falls back to the provider's usual variable (OPENAI_API_KEY, ...)."""
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    groq_api_key: SecretStr | None = None
+    mistral_api_key: SecretStr | None = None
+    deepseek_api_key: SecretStr | None = None
+    together_api_key: SecretStr | None = None
+    ollama_base_url: str = "http://127.0.0.1:11434/v1"
+    # Any OpenAI-compatible server under a provider name of your choice: model "NAME:model".
+    compatible: dict[str, OpenAICompatible] = Field(default_factory=dict)
+    offline_fallback: bool = Field(
+        True, description="With no key for a provider, run the offline test model instead (labelled as such)."
+    )
+
+
+class ToolSettings(BaseModel):
+    http_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts or IPs the http_get tool may reach even when they are loopback/private (e.g. 127.0.0.1).",
+    )
+    http_timeout_s: float = 10.0
+    http_max_bytes: int = 1_048_576
+    mcp_timeout_s: float = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTRUN_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path(".agentrun")
+    database_url: str | None = Field(None, description="Store URL; default: SQLite file in data_dir.")
+    system_database_url: str | None = Field(None, description="DBOS system DB URL; default: SQLite in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    executor_id: str | None = Field(None, description="Stable, unique per process; default derived from host + data.")
+    app_version: str = Field("agentrun-1", description="Pinned so runs outlive a code change (see DESIGN.md).")
+    run_worker: bool = Field(True, description="Execute runs in this process (embedded mode).")
+    worker_concurrency: int = Field(1000, ge=1, description="Runs one process executes at once.")
+    dispatch_poll_s: float = Field(0.5, gt=0, description="How often a worker looks for queued runs it was not told of.")
+    default_durability: str = Field("steps", pattern="^(steps|exit)$")
+    demo_agent: bool = Field(True, description="Register the `demo` agent at start if it does not exist.")
+    log_level: str = "info"
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return _async_driver(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'agentrun.sqlite'}"
+
+    @property
+    def dbos_url(self) -> str:
+        if self.system_database_url:
+            return self.system_database_url
+        if self.database_url and self.database_url.startswith("postgres"):
+            return _sync_driver(self.database_url)
+        return f"sqlite:///{self.data_dir.resolve() / 'dbos.sqlite'}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.store_url.startswith("postgresql")
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolved_executor_id(self) -> str:
+        """A stable id per process: from settings, else host name + an id persisted in data_dir."""
+        if self.executor_id:
+            return self.executor_id
+        self.ensure_data_dir()
+        marker = self.data_dir / "executor-id"
+        if not marker.exists():
+            import uuid
+
+            marker.write_text(f"{os.uname().nodename}-{uuid.uuid4().hex[:12]}")
+        return marker.read_text().strip()
+
+
+def _async_driver(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def _sync_driver(url: str) -> str:
+    rest = url.split("://", 1)[1]
+    return "postgresql://" + rest
