@@ -1,1 +1,1 @@
-"""agentrun.store."""
+"""Persistence: SQLAlchemy tables, repositories and Alembic migrations (SQLite and PostgreSQL)."""

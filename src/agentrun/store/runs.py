@@ -1,0 +1,406 @@
+"""Runs and their event log: the run table is also the work queue.
+
+Every write that changes a run's status appends the matching event in the same transaction,
+and every event append reserves its ``seq`` numbers by bumping ``runs.last_seq`` in that
+transaction, so the log has no gaps and no duplicates whichever process writes it.
+
+Writes from an executor are fenced: they apply only while the run is still active and owned by
+that executor, so a worker that comes back after its run was taken over cannot change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from agentrun.domain.errors import not_found
+from agentrun.domain.events import EventType, LogLevel
+from agentrun.domain.models import (
+    ChatMessage,
+    Durability,
+    Event,
+    Page,
+    Run,
+    RunConfig,
+    RunError,
+    RunMode,
+    Usage,
+)
+from agentrun.domain.status import ACTIVE, RunStatus, sources_for
+from agentrun.store.common import aware, decode_cursor, encode_cursor, now
+from agentrun.store.tables import EventRow, RunRow
+
+runs_t = RunRow.__table__
+events_t = EventRow.__table__
+_ACTIVE = [s.value for s in ACTIVE]
+
+
+@dataclass(slots=True)
+class NewEvent:
+    type: EventType
+    role: str | None = None
+    content: str | None = None
+    data: dict[str, Any] | None = None
+    level: LogLevel = LogLevel.info
+    created_at: datetime = field(default_factory=now)
+
+
+def to_run(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        project_id=row.project_id,
+        agent_id=row.agent_id,
+        agent_slug=row.agent_slug,
+        revision=row.revision,
+        thread_id=row.thread_id,
+        status=RunStatus(row.status),
+        mode=RunMode(row.mode),
+        durability=Durability(row.durability),
+        prompt=row.prompt,
+        input=row.input,
+        messages=[ChatMessage.model_validate(m) for m in row.messages] if row.messages is not None else None,
+        config=RunConfig.model_validate(row.config),
+        output_schema=row.output_schema,
+        metadata=row.metadata,
+        model=row.model,
+        offline=row.offline,
+        result=row.result,
+        result_type=row.result_type,
+        usage=Usage.model_validate(row.usage),
+        iterations=row.iterations,
+        error=RunError.model_validate(row.error) if row.error else None,
+        last_seq=row.last_seq,
+        created_at=aware(row.created_at),
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
+    )
+
+
+def to_event(row: Any) -> Event:
+    return Event(
+        run_id=row.run_id,
+        seq=row.seq,
+        type=EventType(row.type),
+        role=row.role,
+        content=row.content,
+        data=row.data,
+        level=LogLevel(row.level),
+        created_at=aware(row.created_at),
+    )
+
+
+_RUN_COLUMNS = [c for c in runs_t.c if c.name not in ("new_messages",)]
+
+
+class RunRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    # --- creation -------------------------------------------------------------------------
+
+    async def insert(self, values: dict[str, Any], queued_event: NewEvent) -> Run:
+        """Insert a queued run with its ``run.queued`` event. Raises IntegrityError on an idempotency clash."""
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(runs_t).values(last_seq=0, **values))
+            await _append(conn, values["id"], [queued_event])
+            return await self._get(conn, values["id"])
+
+    async def by_idempotency_key(self, project_id: str, key: str) -> tuple[Run, str | None] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(*_RUN_COLUMNS).where(
+                        runs_t.c.project_id == project_id, runs_t.c.idempotency_key == key
+                    )
+                )
+            ).first()
+        return (to_run(row), row.request_hash) if row is not None else None
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def _get(self, conn: AsyncConnection, run_id: str, project_id: str | None = None) -> Run:
+        query = sa.select(*_RUN_COLUMNS).where(runs_t.c.id == run_id)
+        if project_id is not None:
+            query = query.where(runs_t.c.project_id == project_id)
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise not_found("run", run_id)
+        return to_run(row)
+
+    async def get(self, run_id: str, project_id: str | None = None) -> Run:
+        async with self._engine.connect() as conn:
+            return await self._get(conn, run_id, project_id)
+
+    async def status(self, run_id: str) -> tuple[RunStatus, int] | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(runs_t.c.status, runs_t.c.last_seq).where(runs_t.c.id == run_id))).first()
+        return (RunStatus(row.status), row.last_seq) if row else None
+
+    async def list(
+        self,
+        project_id: str,
+        *,
+        agent_id: str | None,
+        status: RunStatus | None,
+        thread_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Run]:
+        before = decode_cursor(cursor)
+        query = sa.select(*_RUN_COLUMNS).where(runs_t.c.project_id == project_id)
+        if agent_id:
+            query = query.where(runs_t.c.agent_id == agent_id)
+        if status:
+            query = query.where(runs_t.c.status == status.value)
+        if thread_id:
+            query = query.where(runs_t.c.thread_id == thread_id)
+        if before:
+            query = query.where(runs_t.c.id < before)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(runs_t.c.id.desc()).limit(limit + 1))).all()
+        page = rows[:limit]
+        return Page[Run](
+            data=[to_run(r) for r in page],
+            next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
+        )
+
+    async def thread_runs(self, thread_id: str) -> list[tuple[Run, Any]]:
+        """All runs of a thread in order, with the model messages each one added."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(*_RUN_COLUMNS, runs_t.c.new_messages)
+                    .where(runs_t.c.thread_id == thread_id)
+                    .order_by(runs_t.c.id)
+                )
+            ).all()
+        return [(to_run(r), r.new_messages) for r in rows]
+
+    async def thread_history(self, thread_id: str, before_run_id: str) -> list[Any]:
+        """Model messages of the thread's completed runs that came before ``before_run_id``."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(runs_t.c.new_messages)
+                    .where(
+                        runs_t.c.thread_id == thread_id,
+                        runs_t.c.id < before_run_id,
+                        runs_t.c.status == RunStatus.completed.value,
+                    )
+                    .order_by(runs_t.c.id)
+                )
+            ).all()
+        return [r.new_messages for r in rows if r.new_messages]
+
+    async def active_on_thread(self, thread_id: str) -> list[Run]:
+        """Runs of the thread not yet finished (queued or active), oldest first."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(*_RUN_COLUMNS)
+                    .where(
+                        runs_t.c.thread_id == thread_id,
+                        runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
+                    )
+                    .order_by(runs_t.c.id)
+                )
+            ).all()
+        return [to_run(r) for r in rows]
+
+    # --- the queue ------------------------------------------------------------------------
+
+    async def claimable(self, limit: int) -> list[str]:
+        """Queued runs that may start now: each thread's oldest queued run while none is active."""
+        older = runs_t.alias("older")
+        active = runs_t.alias("active")
+        query = (
+            sa.select(runs_t.c.id)
+            .where(runs_t.c.status == RunStatus.queued.value)
+            .where(
+                sa.or_(
+                    runs_t.c.thread_id.is_(None),
+                    sa.and_(
+                        ~sa.exists().where(
+                            active.c.thread_id == runs_t.c.thread_id, active.c.status.in_(_ACTIVE)
+                        ),
+                        ~sa.exists().where(
+                            older.c.thread_id == runs_t.c.thread_id,
+                            older.c.status == RunStatus.queued.value,
+                            older.c.id < runs_t.c.id,
+                        ),
+                    ),
+                )
+            )
+            .order_by(runs_t.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def claim(self, run_id: str, executor_id: str, started: NewEvent) -> Run | None:
+        """queued -> running for this executor, with ``run.started``; None if someone else got it.
+
+        The partial unique index on (thread_id) WHERE active refuses a second active run on a
+        thread, so two workers racing for the same thread cannot both win.
+        """
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    sa.update(runs_t)
+                    .where(runs_t.c.id == run_id, runs_t.c.status == RunStatus.queued.value)
+                    .values(
+                        status=RunStatus.running.value,
+                        executor_id=executor_id,
+                        started_at=now(),
+                        attempt=runs_t.c.attempt + 1,
+                    )
+                )
+                if result.rowcount != 1:
+                    return None
+                await _append(conn, run_id, [started])
+                return await self._get(conn, run_id)
+        except IntegrityError:
+            return None
+
+    async def owned_active(self, executor_id: str) -> list[Run]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(*_RUN_COLUMNS).where(
+                        runs_t.c.executor_id == executor_id, runs_t.c.status.in_(_ACTIVE)
+                    )
+                )
+            ).all()
+        return [to_run(r) for r in rows]
+
+    # --- writes from the executor (fenced) ------------------------------------------------
+
+    async def append_events(self, run_id: str, events: Sequence[NewEvent], executor_id: str | None) -> int | None:
+        """Append events; returns the last seq, or None when the run is no longer ours to write."""
+        async with self._engine.begin() as conn:
+            return await _append(conn, run_id, events, executor_id=executor_id, require_active=True)
+
+    async def set_model(self, run_id: str, model: str, offline: bool) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.update(runs_t).where(runs_t.c.id == run_id).values(model=model, offline=offline))
+
+    async def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        event: NewEvent,
+        *,
+        executor_id: str | None,
+        result: Any = None,
+        result_type: str | None = None,
+        usage: Usage | None = None,
+        iterations: int | None = None,
+        error: RunError | None = None,
+        new_messages: Any = None,
+        before: Sequence[NewEvent] = (),
+    ) -> Run | None:
+        """Move an active (or queued) run to a terminal status with its final event, once.
+
+        Returns None when the run was already finished or is owned by another executor: the
+        first writer wins and a late one changes nothing.
+        """
+        values: dict[str, Any] = {"status": status.value, "finished_at": now()}
+        if result is not None:
+            values["result"] = result
+            values["result_type"] = result_type
+        if usage is not None:
+            values["usage"] = usage.model_dump()
+        if iterations is not None:
+            values["iterations"] = iterations
+        if error is not None:
+            values["error"] = error.model_dump(mode="json")
+        if new_messages is not None:
+            values["new_messages"] = new_messages
+        allowed = [s.value for s in sources_for(status)]
+        async with self._engine.begin() as conn:
+            query = sa.update(runs_t).where(runs_t.c.id == run_id, runs_t.c.status.in_(allowed))
+            if executor_id is not None:
+                query = query.where(
+                    sa.or_(runs_t.c.executor_id == executor_id, runs_t.c.status == RunStatus.queued.value)
+                )
+            if (await conn.execute(query.values(**values))).rowcount != 1:
+                return None
+            await _append(conn, run_id, [*before, event])
+            return await self._get(conn, run_id)
+
+    async def mark_cancelling(self, run_id: str, project_id: str, event: NewEvent) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(runs_t)
+                .where(
+                    runs_t.c.id == run_id,
+                    runs_t.c.project_id == project_id,
+                    runs_t.c.status == RunStatus.running.value,
+                )
+                .values(status=RunStatus.cancelling.value)
+            )
+            if result.rowcount != 1:
+                return False
+            await _append(conn, run_id, [event])
+            return True
+
+    # --- events ---------------------------------------------------------------------------
+
+    async def events(self, run_id: str, after: int, limit: int) -> list[Event]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(events_t)
+                    .where(events_t.c.run_id == run_id, events_t.c.seq > after)
+                    .order_by(events_t.c.seq)
+                    .limit(limit)
+                )
+            ).all()
+        return [to_event(r) for r in rows]
+
+
+async def _append(
+    conn: AsyncConnection,
+    run_id: str,
+    events: Sequence[NewEvent],
+    *,
+    executor_id: str | None = None,
+    require_active: bool = False,
+) -> int | None:
+    if not events:
+        return None
+    query = sa.update(runs_t).where(runs_t.c.id == run_id)
+    if require_active:
+        query = query.where(runs_t.c.status.in_(_ACTIVE))
+        if executor_id is not None:
+            query = query.where(runs_t.c.executor_id == executor_id)
+    row = (
+        await conn.execute(query.values(last_seq=runs_t.c.last_seq + len(events)).returning(runs_t.c.last_seq))
+    ).first()
+    if row is None:
+        return None
+    last = row[0]
+    first = last - len(events) + 1
+    await conn.execute(
+        sa.insert(events_t),
+        [
+            {
+                "run_id": run_id,
+                "seq": first + i,
+                "type": e.type.value,
+                "role": e.role,
+                "content": e.content,
+                "data": e.data,
+                "level": e.level.value,
+                "created_at": e.created_at,
+            }
+            for i, e in enumerate(events)
+        ],
+    )
+    return last

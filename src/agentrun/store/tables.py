@@ -1,0 +1,140 @@
+"""SQLAlchemy tables. The same schema serves SQLite and PostgreSQL.
+
+Queries use SQLAlchemy Core on these tables (no ORM identity map on the hot path): a run
+writes many small rows and the ORM's bookkeeping costs more than the write itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, Any: JSONType}
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+    __table_args__ = (sa.UniqueConstraint("project_id", "slug", name="uq_agents_project_slug"),)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), index=True)
+    slug: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    archived: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    latest_revision: Mapped[int] = mapped_column(sa.Integer)
+    published_revision: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RevisionRow(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (sa.UniqueConstraint("agent_id", "number", name="uq_revisions_agent_number"),)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("agents.id"), index=True)
+    number: Mapped[int] = mapped_column(sa.Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ThreadRow(Base):
+    __tablename__ = "threads"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), index=True)
+    agent_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+    title: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+# Runs on a thread are serialized: at most one of them may be running or cancelling. The partial
+# unique index makes the database refuse a second active run, so the rule holds across processes
+# and machines without any lock held in Python.
+ACTIVE_STATUSES_SQL = "status IN ('running', 'cancelling')"
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.Index(
+            "uq_runs_one_active_per_thread",
+            "thread_id",
+            unique=True,
+            sqlite_where=sa.text(ACTIVE_STATUSES_SQL + " AND thread_id IS NOT NULL"),
+            postgresql_where=sa.text(ACTIVE_STATUSES_SQL + " AND thread_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_runs_idempotency",
+            "project_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        ),
+        sa.Index("ix_runs_status_id", "status", "id"),
+        sa.Index("ix_runs_project_id", "project_id", "id"),
+        sa.Index("ix_runs_thread_id", "thread_id", "id"),
+        sa.Index("ix_runs_agent_id", "agent_id", "id"),
+    )
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64))
+    agent_id: Mapped[str] = mapped_column(sa.String(64))
+    agent_slug: Mapped[str] = mapped_column(sa.String(64))
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    thread_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    mode: Mapped[str] = mapped_column(sa.String(8))
+    durability: Mapped[str] = mapped_column(sa.String(8))
+    prompt: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    input: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    messages: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    output_schema: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
+    model: Mapped[str] = mapped_column(sa.String(200), default="")
+    offline: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    result: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    result_type: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    iterations: Mapped[int] = mapped_column(sa.Integer, default=0)
+    error: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    last_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # pydantic-ai messages this run added (JSON), the model history of the runs after it.
+    new_messages: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    multitask: Mapped[str] = mapped_column(sa.String(10), default="enqueue")
+    executor_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    run_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    role: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    content: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    data: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    level: Mapped[str] = mapped_column(sa.String(8), default="info")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
