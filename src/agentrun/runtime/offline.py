@@ -59,9 +59,7 @@ class OfflineBehaviour:
     note: str | None = None
 
 
-def offline_model(
-    behaviour: OfflineBehaviour | None = None, *, model_name: str = "test"
-) -> FunctionModel:
+def offline_model(behaviour: OfflineBehaviour | None = None, *, model_name: str = "test") -> FunctionModel:
     """Build the offline model for ``behaviour`` (default: echo)."""
     behaviour = behaviour or OfflineBehaviour()
     script = _OfflineScript(behaviour)
@@ -87,7 +85,9 @@ class _OfflineScript:
             parts=[ToolCallPart(c.name, c.args, tool_call_id=c.tool_call_id) for c in answer]
         )
 
-    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+    async def stream(
+        self, messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
         answer = await self._plan(messages, info)
         if isinstance(answer, str):
             for chunk in _chunks(answer):
@@ -123,7 +123,9 @@ class _OfflineScript:
             body = "tool results: " + "; ".join(f"{name} -> {value}" for name, value in results) + "."
         else:
             prompt = _last_user_prompt(messages)
-            body = f"you said: {_shorten(prompt, ECHO_MAX_CHARS)!r}." if prompt else "no user prompt was given."
+            body = (
+                f"you said: {_shorten(prompt, ECHO_MAX_CHARS)!r}." if prompt else "no user prompt was given."
+            )
         tail = f" ({self.behaviour.note})" if self.behaviour.note else ""
         return f"{OFFLINE_PREFIX}{body} {CONFIGURE_HINT}{tail}"
 
@@ -167,7 +169,9 @@ def _last_user_prompt(messages: Sequence[ModelMessage]) -> str | None:
             if isinstance(part, UserPromptPart):
                 if isinstance(part.content, str):
                     return part.content
-                return " ".join(item for item in part.content if isinstance(item, str)) or "(non-text content)"
+                return (
+                    " ".join(item for item in part.content if isinstance(item, str)) or "(non-text content)"
+                )
     return None
 
 
