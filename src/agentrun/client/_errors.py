@@ -30,7 +30,11 @@ class AgentrunError(Exception):
         self.status = status
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.message}" if self.status is None else f"[{self.status}] {self.code}: {self.message}"
+        return (
+            f"{self.code}: {self.message}"
+            if self.status is None
+            else f"[{self.status}] {self.code}: {self.message}"
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, status={self.status!r})"
@@ -64,7 +68,12 @@ class RateLimitError(AgentrunError):
     """429: too many requests; ``retry_after`` holds the server's hint in seconds, if given."""
 
     def __init__(
-        self, code: str, message: str, details: Any = None, status: int | None = None, retry_after: float | None = None
+        self,
+        code: str,
+        message: str,
+        details: Any = None,
+        status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(code, message, details, status)
         self.retry_after = retry_after

@@ -84,9 +84,8 @@ class SSEDecoder:
     def _dispatch(self) -> ServerSentEvent | None:
         if self._id is not None:
             self._last_id = self._id
-        if not self._data and not self._event:
-            self._id = None
-            self._retry = None
+        if not self._data:  # per the spec, an event without data lines is not dispatched
+            self._event, self._id, self._retry = "", None, None
             return None
         sse = ServerSentEvent(
             event=self._event or "message", data="\n".join(self._data), id=self._last_id, retry=self._retry
