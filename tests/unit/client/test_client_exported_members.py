@@ -36,7 +36,8 @@ def test_errors_share_one_base() -> None:
 def test_importing_the_sdk_loads_no_server_module() -> None:
     code = (
         "import sys, agentrun.client\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('agentrun.') and not m.startswith('agentrun.client'))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('agentrun.')\n"
+        "                and not m.startswith('agentrun.client'))\n"
         "print(','.join(loaded))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
