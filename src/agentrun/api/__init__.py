@@ -1,1 +1,1 @@
-"""agentrun.api."""
+"""HTTP API: the FastAPI app factory, dependencies, error handling, SSE and routes."""

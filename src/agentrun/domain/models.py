@@ -227,6 +227,8 @@ class Run(BaseModel):
     iterations: int = Field(description="Model requests made (agent loop turns).")
     error: RunError | None = None
     last_seq: int = 0
+    executor_id: str | None = Field(None, description="The worker process executing (or that executed) the run.")
+    attempt: int = Field(0, description="How many times a worker claimed the run.")
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

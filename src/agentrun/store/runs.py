@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from agentrun.domain.errors import not_found
+from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.models import (
     ChatMessage,
@@ -34,10 +34,11 @@ from agentrun.domain.models import (
 )
 from agentrun.domain.status import ACTIVE, RunStatus, sources_for
 from agentrun.store.common import aware, decode_cursor, encode_cursor, now
-from agentrun.store.tables import EventRow, RunRow
+from agentrun.store.tables import EventRow, RunRow, ThreadRow
 
 runs_t = RunRow.__table__
 events_t = EventRow.__table__
+threads_t = ThreadRow.__table__
 _ACTIVE = [s.value for s in ACTIVE]
 
 
@@ -76,6 +77,8 @@ def to_run(row: Any) -> Run:
         iterations=row.iterations,
         error=RunError.model_validate(row.error) if row.error else None,
         last_seq=row.last_seq,
+        executor_id=row.executor_id,
+        attempt=row.attempt,
         created_at=aware(row.created_at),
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),
@@ -104,9 +107,33 @@ class RunRepo:
 
     # --- creation -------------------------------------------------------------------------
 
-    async def insert(self, values: dict[str, Any], queued_event: NewEvent) -> Run:
-        """Insert a queued run with its ``run.queued`` event. Raises IntegrityError on an idempotency clash."""
+    async def insert(self, values: dict[str, Any], queued_event: NewEvent, *, reject_if_thread_busy: bool = False) -> Run:
+        """Insert a queued run with its ``run.queued`` event. Raises IntegrityError on an idempotency clash.
+
+        Creating on a thread first touches the thread row: that takes PostgreSQL's row lock (or
+        SQLite's write lock), so concurrent creators on one thread go one at a time and the
+        busy check below cannot be raced.
+        """
         async with self._engine.begin() as conn:
+            thread_id = values.get("thread_id")
+            if thread_id is not None:
+                await conn.execute(sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now()))
+                if reject_if_thread_busy:
+                    busy = await conn.scalar(
+                        sa.select(runs_t.c.id)
+                        .where(
+                            runs_t.c.thread_id == thread_id,
+                            runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
+                        )
+                        .limit(1)
+                    )
+                    if busy is not None:
+                        raise AgentrunError(
+                            ErrorCode.thread_busy,
+                            f"Thread {thread_id} has an unfinished run ({busy}); multitask=reject refuses another. "
+                            "Use multitask=enqueue to run after it, or interrupt to cancel it.",
+                            {"thread_id": thread_id, "active_run_id": busy},
+                        )
             await conn.execute(sa.insert(runs_t).values(last_seq=0, **values))
             await _append(conn, values["id"], [queued_event])
             return await self._get(conn, values["id"])

@@ -1,1 +1,1 @@
-"""agentrun.api.routes."""
+"""Native /v1 routes, one module per resource."""

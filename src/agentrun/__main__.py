@@ -1,0 +1,5 @@
+"""``python -m agentrun`` is the CLI."""
+
+from agentrun.cli.main import app
+
+app()

@@ -1,0 +1,44 @@
+"""The FastAPI app factory: wires services, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from agentrun import __version__
+from agentrun.api.errors import install_error_handlers
+from agentrun.api.limits import BodySizeLimit
+from agentrun.api.routes import agents, health, runs, threads
+from agentrun.services.container import open_services
+from agentrun.settings import Settings
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await open_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="agentrun",
+        version=__version__,
+        description="Run AI agents through an API: durable runs, events, threads. Native API under /v1.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    install_error_handlers(app)
+    for module in (health, agents, runs, threads):
+        app.include_router(module.router)
+    return app

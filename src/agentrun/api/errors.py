@@ -1,0 +1,75 @@
+"""One error body for every failure: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentrun.domain.errors import AgentrunError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: ErrorCode.invalid_request,
+    401: ErrorCode.unauthorized,
+    404: ErrorCode.not_found,
+    405: ErrorCode.invalid_request,
+    409: ErrorCode.conflict,
+    413: ErrorCode.body_too_large,
+    422: ErrorCode.validation_error,
+    429: ErrorCode.rate_limited,
+}
+
+
+def error_response(code: ErrorCode | str, message: str, status: int, details: Any = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": str(code), "message": message, "details": details}}, status_code=status
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "(body)"
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    msg = first.get("msg", "invalid value")
+    if first.get("type") == "json_invalid":
+        return "The request body is not valid JSON."
+    if first.get("type") == "extra_forbidden":
+        return f"{_field(tuple(first['loc']))}: unknown field; remove it or check its spelling."
+    return f"{_field(tuple(first['loc']))}: {msg}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AgentrunError)
+    async def _agentrun_error(_: Request, exc: AgentrunError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        details = [
+            {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg"), "type": e.get("type")}
+            for e in errors[:50]
+        ]
+        return error_response(ErrorCode.validation_error, _validation_message(errors), 422, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.invalid_request)
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such route; see /docs for the API."
+        return error_response(code, message, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(ErrorCode.internal, "Internal error; it was logged on the server.", 500)

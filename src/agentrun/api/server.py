@@ -1,0 +1,68 @@
+"""Process entry points: the API server (embedded: with workers) and a worker-only process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from agentrun.settings import Settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the API (and execute runs in-process unless ``run_worker`` is off). Blocks."""
+    import uvicorn
+
+    from agentrun.api.app import create_app
+
+    _configure_logging(settings)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    url = f"http://{settings.host}:{settings.port}"
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        mode = "embedded (API + workers)" if settings.run_worker else "API only"
+        print(f"agentrun {mode} listening on {url}", flush=True)
+        print(f"  API docs: {url}/docs   data: {settings.data_dir.resolve()}", flush=True)
+
+    async def main() -> None:
+        announcer = asyncio.create_task(announce())
+        await server.serve()
+        announcer.cancel()
+
+    asyncio.run(main())
+
+
+def run_worker(settings: Settings) -> None:
+    """Execute runs without serving HTTP (distributed mode). Blocks until SIGTERM/SIGINT."""
+    from agentrun.services.container import open_services
+
+    _configure_logging(settings)
+
+    async def main() -> None:
+        services = await open_services(settings.model_copy(update={"run_worker": True, "demo_agent": False}))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"agentrun worker {settings.resolved_executor_id()} running", flush=True)
+        await stop.wait()
+        await services.close()
+
+    asyncio.run(main())

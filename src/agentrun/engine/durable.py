@@ -1,0 +1,109 @@
+"""The only module that talks to DBOS: durable workflows and steps for runs.
+
+agentrun's own runs table is the queue (see docs/decisions/0001-runs-table-is-the-queue.md);
+DBOS gives each claimed run with ``durability=steps`` a workflow whose model requests and tool
+calls are checkpointed steps, and resumes those workflows after a crash without repeating
+finished steps.
+
+Facts this module relies on (measured on DBOS 3.4, see DESIGN.md):
+- one DBOS instance per process, with a stable, distinct ``executor_id`` (otherwise a second
+  process "recovers" the first one's live workflows and pays for model calls twice);
+- ``application_version`` pinned, so a new build picks up workflows an old one started;
+- DBOS must be launched from inside the running event loop, so the workflows it recovers run on
+  that loop (where our database engine lives) instead of its private background loop;
+- inside the loop only the ``*_async`` APIs may be used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos._error import DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError
+from pydantic_ai.durable_exec.dbos import DBOSDurability
+
+log = logging.getLogger(__name__)
+
+WORKFLOW_NAME = "agentrun.run"
+TOOL_STEP_NAME = "agentrun.tool_call"
+
+# Errors DBOS raises inside a workflow that was cancelled from outside.
+CANCELLED_ERRORS: tuple[type[BaseException], ...] = (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError)
+
+
+class DurableEngine:
+    def __init__(self, *, system_database_url: str, executor_id: str, app_version: str, app_name: str = "agentrun"):
+        self._config: DBOSConfig = {
+            "name": app_name,
+            "system_database_url": system_database_url,
+            "executor_id": executor_id,
+            "application_version": app_version,
+            "log_level": "WARNING",
+            "notification_listener_polling_interval_sec": 0.05,
+        }
+        if system_database_url.startswith("sqlite"):
+            self._config["db_engine_kwargs"] = {"connect_args": {"timeout": 30}}
+        self._workflow: Callable[[str], Awaitable[None]] | None = None
+        self._tool_step: Callable[..., Awaitable[Any]] | None = None
+        self._launched = False
+
+    def register(self, body: Callable[[str], Awaitable[None]]) -> None:
+        """Declare the run workflow (must happen before ``launch`` so recovery can find it)."""
+        DBOS(config=self._config)
+
+        @DBOS.workflow(name=WORKFLOW_NAME)
+        async def run_workflow(run_id: str) -> None:
+            await body(run_id)
+
+        @DBOS.step(name=TOOL_STEP_NAME)
+        async def tool_step(name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+            return await call()
+
+        self._workflow = run_workflow
+        self._tool_step = tool_step
+
+    def launch(self) -> None:
+        """Start DBOS inside the running loop; it resumes this executor's unfinished workflows."""
+        asyncio.get_running_loop()  # DBOS must see the loop: recovered workflows run on it
+        DBOS.launch()
+        self._launched = True
+
+    def destroy(self) -> None:
+        if self._launched:
+            DBOS.destroy(destroy_registry=True)
+            self._launched = False
+
+    async def start(self, run_id: str) -> None:
+        """Start (or re-attach to) the durable workflow of a run; the workflow id is the run id."""
+        assert self._workflow is not None, "register() first"
+        with SetWorkflowID(run_id):
+            await DBOS.start_workflow_async(self._workflow, run_id)
+
+    async def cancel(self, run_id: str) -> None:
+        """Mark the workflow cancelled so it is never resumed (the caller stops the running task)."""
+        try:
+            await DBOS.cancel_workflow_async(run_id)
+        except Exception as exc:  # a run that never got a workflow (exit mode) has nothing to cancel
+            log.debug("cancel_workflow %s: %s", run_id, exc)
+
+    async def call_tool(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one tool call as a durable step inside a workflow, or plainly outside one."""
+        if self._tool_step is None or not self.in_workflow():
+            return await call()
+        return await self._tool_step(name, call)
+
+    @staticmethod
+    def in_workflow() -> bool:
+        return DBOS.workflow_id is not None
+
+    @staticmethod
+    def durability(name: str, handler: Any) -> DBOSDurability[Any]:
+        """The pydantic-ai capability that turns model requests into steps, streaming to ``handler``."""
+        return DBOSDurability(name=name, event_stream_handler=handler)
+
+    async def delete(self, run_ids: list[str]) -> None:
+        if run_ids:
+            await DBOS.delete_workflows_async(run_ids)

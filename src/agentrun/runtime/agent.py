@@ -1,0 +1,131 @@
+"""Build a pydantic-ai Agent from a revision, and the per-run inputs it is called with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from pydantic_ai import Agent, StructuredDict
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    SystemPromptPart,
+    TextPart,
+    UserPromptPart,
+)
+from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import UsageLimits
+
+from agentrun.domain.models import AgentDefinition, ChatMessage, RunConfig
+from agentrun.runtime.events import RunDeps
+
+__all__ = ["RunDeps", "build_agent", "check_output", "output_type_for", "RunInputs", "run_inputs", "limits_for", "history_from_json"]
+
+
+def build_agent(
+    definition: AgentDefinition,
+    model: Model,
+    *,
+    name: str,
+    toolsets: Sequence[Any] = (),
+    capabilities: Sequence[Any] = (),
+) -> Agent[RunDeps, Any]:
+    """One Agent per revision (callers cache it): building registers durable steps by name."""
+    agent: Agent[RunDeps, Any] = Agent(
+        model,
+        name=name,
+        deps_type=RunDeps,
+        instructions=definition.instructions or None,
+        toolsets=list(toolsets),
+        capabilities=list(capabilities),
+    )
+
+    return agent
+
+
+def check_output(schema: dict[str, Any] | None, output: Any) -> str | None:
+    """Why ``output`` does not match ``schema`` (None when it does). Providers do not all enforce schemas."""
+    if schema is None:
+        return None
+    try:
+        jsonschema.validate(output, schema)
+    except jsonschema.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.absolute_path) or "(root)"
+        return f"result.{path}: {exc.message}"
+    return None
+
+
+def output_type_for(schema: dict[str, Any] | None) -> Any:
+    """Text, or a dict validated against the JSON schema (object schemas only, as providers require)."""
+    if schema is None:
+        return str
+    if schema.get("type", "object") != "object":
+        # Providers take object schemas for structured output; wrap anything else.
+        wrapped = {"type": "object", "properties": {"value": schema}, "required": ["value"]}
+        return StructuredDict(wrapped, name="result")
+    return StructuredDict(schema, name=schema.get("title") or "result")
+
+
+def unwrap_output(schema: dict[str, Any] | None, output: Any) -> Any:
+    if schema is not None and schema.get("type", "object") != "object" and isinstance(output, dict):
+        return output.get("value")
+    return output
+
+
+@dataclass
+class RunInputs:
+    prompt: str
+    history: list[ModelMessage]
+
+
+def history_from_json(chunks: Sequence[Any]) -> list[ModelMessage]:
+    """Earlier runs' messages (stored as JSON) back into pydantic-ai messages, in order."""
+    messages: list[ModelMessage] = []
+    for chunk in chunks:
+        messages.extend(ModelMessagesTypeAdapter.validate_python(chunk))
+    return messages
+
+
+def run_inputs(
+    prompt: str | None,
+    input: dict[str, Any] | None,
+    messages: Sequence[ChatMessage] | None,
+    thread_history: list[ModelMessage],
+) -> RunInputs:
+    """The user prompt and message history for one run, from whichever input form it was given."""
+    if prompt is not None:
+        return RunInputs(prompt, thread_history)
+    if input is not None:
+        return RunInputs("Input (JSON):\n" + json.dumps(input, indent=2, sort_keys=True), thread_history)
+    assert messages, "RunCreate guarantees one input form"
+    history = list(thread_history)
+    for msg in messages[:-1]:
+        if msg.role == "assistant":
+            history.append(ModelResponse(parts=[TextPart(msg.content)]))
+        elif msg.role == "system":
+            history.append(ModelRequest(parts=[SystemPromptPart(msg.content)]))
+        else:
+            history.append(ModelRequest(parts=[UserPromptPart(msg.content)]))
+    last = messages[-1]
+    if last.role != "user":
+        history.append(
+            ModelResponse(parts=[TextPart(last.content)])
+            if last.role == "assistant"
+            else ModelRequest(parts=[SystemPromptPart(last.content)])
+        )
+        return RunInputs("Continue.", history)
+    return RunInputs(last.content, history)
+
+
+def limits_for(config: RunConfig) -> tuple[UsageLimits, ModelSettings]:
+    limits = UsageLimits(request_limit=config.max_turns, total_tokens_limit=config.max_tokens)
+    settings: ModelSettings = {}
+    if config.temperature is not None:
+        settings["temperature"] = config.temperature
+    return limits, settings

@@ -1,0 +1,120 @@
+"""Map pydantic-ai's agent stream to agentrun run events.
+
+The handler runs wherever pydantic-ai calls it: inside the durable model-request step for model
+events, and in its own durable step for each tool event. So an event is written exactly when
+the step that produced it runs, and a finished step replayed after a crash writes nothing again.
+Each handler call flushes before it returns, so a step never completes with its events unsaved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic_ai import RunContext
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartEndEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ThinkingPart,
+    ToolCallPart,
+)
+
+from agentrun.domain.events import EventType, LogLevel
+
+
+class EventSink(Protocol):
+    """Where a run's events go (the services layer persists and fans them out)."""
+
+    async def emit(
+        self,
+        type: EventType,
+        *,
+        role: str | None = None,
+        content: str | None = None,
+        data: dict[str, Any] | None = None,
+        level: LogLevel = LogLevel.info,
+    ) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+@dataclass
+class RunDeps:
+    """What a running agent's tools and handlers can see of the run (pydantic-ai ``deps``)."""
+
+    run_id: str
+    sink: EventSink
+    output_schema: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _tool_content(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    try:
+        return json.dumps(content, default=str)
+    except (TypeError, ValueError):
+        return str(content)
+
+
+def _args(part: ToolCallPart) -> Any:
+    try:
+        return part.args_as_dict()
+    except Exception:  # malformed JSON from the model is still worth showing as-is
+        return part.args
+
+
+async def handle_stream(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
+    """The pydantic-ai ``event_stream_handler`` of every agentrun agent."""
+    sink = ctx.deps.sink
+    texts: list[str] = []
+    saw_tool_call = False
+    async for event in stream:
+        if isinstance(event, PartStartEvent):
+            if isinstance(event.part, TextPart) and event.part.content:
+                await sink.emit(EventType.message_delta, role="assistant", content=event.part.content)
+            elif isinstance(event.part, ToolCallPart):
+                saw_tool_call = True
+        elif isinstance(event, PartDeltaEvent):
+            if isinstance(event.delta, TextPartDelta) and event.delta.content_delta:
+                await sink.emit(EventType.message_delta, role="assistant", content=event.delta.content_delta)
+        elif isinstance(event, PartEndEvent):
+            if isinstance(event.part, TextPart):
+                texts.append(event.part.content)
+            elif isinstance(event.part, ThinkingPart) and event.part.content:
+                await sink.emit(EventType.reasoning, role="assistant", content=event.part.content)
+            elif isinstance(event.part, ToolCallPart):
+                saw_tool_call = True
+        elif isinstance(event, FunctionToolCallEvent):
+            await sink.emit(
+                EventType.tool_call,
+                role="assistant",
+                data={"tool_call_id": event.part.tool_call_id, "name": event.part.tool_name, "args": _args(event.part)},
+            )
+        elif isinstance(event, FunctionToolResultEvent):
+            part = event.part
+            ok = getattr(part, "outcome", "success") == "success"
+            data: dict[str, Any] = {"tool_call_id": part.tool_call_id, "name": part.tool_name, "ok": ok}
+            content = _tool_content(part.content)
+            if not ok:
+                data["error"] = content
+            await sink.emit(
+                EventType.tool_result,
+                role="tool",
+                content=content,
+                data=data,
+                level=LogLevel.info if ok else LogLevel.warning,
+            )
+    # Text the model wrote next to tool calls is its plan; text alone is its answer.
+    text = "".join(texts)
+    if text:
+        await sink.emit(EventType.planning if saw_tool_call else EventType.message, role="assistant", content=text)
+    await sink.flush()

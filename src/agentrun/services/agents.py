@@ -1,0 +1,95 @@
+"""Agents and revisions: create, apply, update, publish, and pick the revision a run uses."""
+
+from __future__ import annotations
+
+from agentrun.domain.errors import AgentrunError, ErrorCode
+from agentrun.domain.models import (
+    Agent,
+    AgentCreate,
+    AgentDefinition,
+    AgentUpdate,
+    Page,
+    Revision,
+)
+from agentrun.store.store import Store
+
+_DEFINITION_FIELDS = set(AgentDefinition.model_fields)
+
+
+def _definition_of(body: AgentCreate) -> AgentDefinition:
+    return AgentDefinition.model_validate(body.model_dump(include=_DEFINITION_FIELDS))
+
+
+class AgentService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(self, project_id: str, body: AgentCreate) -> Agent:
+        return await self._store.agents.create(
+            project_id, body.slug, body.name or body.slug, body.description, _definition_of(body), body.publish
+        )
+
+    async def apply(self, project_id: str, slug: str, body: AgentCreate) -> tuple[Agent, bool]:
+        """Create the agent, or update it so its latest revision is ``body`` (a no-op when equal)."""
+        if body.slug != slug:
+            raise AgentrunError(
+                ErrorCode.validation_error,
+                f"The body's slug {body.slug!r} differs from the path's {slug!r}.",
+                {"path": slug, "body": body.slug},
+            )
+        try:
+            existing = await self._store.agents.get(project_id, slug)
+        except AgentrunError as exc:
+            if exc.code is not ErrorCode.agent_not_found:
+                raise
+            return await self.create(project_id, body), True
+        fields = {"name": body.name or existing.name, "description": body.description}
+        agent = await self._store.agents.update(project_id, existing.id, fields, _definition_of(body), body.publish)
+        return agent, False
+
+    async def get(self, project_id: str, ref: str) -> Agent:
+        return await self._store.agents.get(project_id, ref)
+
+    async def list(self, project_id: str, cursor: str | None, limit: int, include_archived: bool) -> Page[Agent]:
+        return await self._store.agents.list(project_id, cursor, limit, include_archived)
+
+    async def update(self, project_id: str, ref: str, body: AgentUpdate) -> Agent:
+        current = await self._store.agents.get(project_id, ref)
+        changes = body.model_dump(exclude_unset=True, include=_DEFINITION_FIELDS)
+        definition = None
+        if changes:
+            merged = current.definition.model_dump()
+            merged.update(changes)
+            definition = AgentDefinition.model_validate(merged)
+        fields = body.model_dump(exclude_unset=True, include={"name", "description"})
+        return await self._store.agents.update(project_id, current.id, fields, definition, body.publish)
+
+    async def archive(self, project_id: str, ref: str) -> Agent:
+        return await self._store.agents.archive(project_id, ref)
+
+    async def revisions(self, project_id: str, ref: str, cursor: str | None, limit: int) -> Page[Revision]:
+        return await self._store.agents.revisions(project_id, ref, cursor, limit)
+
+    async def revision(self, project_id: str, ref: str, number: int) -> Revision:
+        return (await self._store.agents.revision(project_id, ref, number))[1]
+
+    async def publish(self, project_id: str, ref: str, number: int) -> Revision:
+        return await self._store.agents.publish(project_id, ref, number)
+
+    async def for_run(self, project_id: str, ref: str, number: int | None) -> tuple[Agent, Revision]:
+        """The agent and the revision a new run executes: the named one, else the published one."""
+        agent = await self._store.agents.get(project_id, ref)
+        if agent.archived:
+            raise AgentrunError(
+                ErrorCode.agent_archived, f"Agent {agent.slug!r} is archived and takes no new runs.", {"agent": agent.slug}
+            )
+        if number is None:
+            if agent.published_revision is None:
+                raise AgentrunError(
+                    ErrorCode.no_published_revision,
+                    f"Agent {agent.slug!r} has no published revision. Publish one "
+                    f"(POST /v1/agents/{agent.slug}/revisions/{{n}}/publish) or name a `revision` in the run.",
+                    {"agent": agent.slug, "latest_revision": agent.latest_revision},
+                )
+            number = agent.published_revision
+        return await self._store.agents.revision(project_id, agent.id, number)

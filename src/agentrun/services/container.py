@@ -1,0 +1,87 @@
+"""Build every service of one process from settings (called by entry points only)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from agentrun.domain.errors import AgentrunError, ErrorCode
+from agentrun.domain.models import AgentCreate
+from agentrun.engine.durable import DurableEngine
+from agentrun.services.agents import AgentService
+from agentrun.services.bus import RunBus
+from agentrun.services.runs import RunService
+from agentrun.services.threads import ThreadService
+from agentrun.services.worker import Worker
+from agentrun.settings import Settings
+from agentrun.store.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROJECT = "default"
+
+DEMO_AGENT = AgentCreate(
+    slug="demo",
+    name="Demo agent",
+    description="Registered at first start so a new server has something to run.",
+    model="test",
+    instructions="You are a helpful assistant. Answer briefly.",
+    tools=[{"kind": "builtin", "name": "current_time"}, {"kind": "builtin", "name": "calculator"}],  # type: ignore[list-item]
+)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    bus: RunBus
+    agents: AgentService
+    runs: RunService
+    threads: ThreadService
+    worker: Worker | None
+    engine: DurableEngine | None
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.close()
+        if self.engine is not None:
+            self.engine.destroy()
+        await self.store.close()
+
+
+async def open_services(settings: Settings) -> Services:
+    settings.ensure_data_dir()
+    store = await Store.open(settings.store_url)
+    await store.agents.ensure_project(DEFAULT_PROJECT, "Default project")
+    bus = RunBus()
+    agents = AgentService(store)
+    runs = RunService(store, agents, bus, settings)
+    threads = ThreadService(store, agents)
+    worker = engine = None
+    if settings.run_worker:
+        executor_id = settings.resolved_executor_id()
+        engine = DurableEngine(
+            system_database_url=settings.dbos_url, executor_id=executor_id, app_version=settings.app_version
+        )
+        worker = Worker(store, engine, bus, settings, executor_id)
+        worker.register()
+        engine.launch()
+        await worker.start()
+        runs.dispatcher = worker
+    services = Services(settings, store, bus, agents, runs, threads, worker, engine)
+    if settings.demo_agent:
+        await _ensure_demo_agent(agents)
+    return services
+
+
+async def _ensure_demo_agent(agents: AgentService) -> None:
+    try:
+        await agents.get(DEFAULT_PROJECT, DEMO_AGENT.slug)
+    except AgentrunError as exc:
+        if exc.code is not ErrorCode.agent_not_found:
+            raise
+        try:
+            await agents.create(DEFAULT_PROJECT, DEMO_AGENT)
+        except AgentrunError as race:
+            if race.code is not ErrorCode.slug_taken:
+                raise

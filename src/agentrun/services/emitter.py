@@ -1,0 +1,56 @@
+"""Persist a running agent's events, batching token deltas, and wake readers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agentrun.domain.events import EventType, LogLevel
+from agentrun.services.bus import RunBus
+from agentrun.store.runs import NewEvent, RunRepo
+
+# Deltas are written in small batches: one row per token would make the store the bottleneck,
+# while 50 ms is below what a person watching a stream notices.
+DELTA_FLUSH_S = 0.05
+DELTA_FLUSH_COUNT = 32
+
+
+class RunFenced(Exception):
+    """The run is no longer this executor's to write (finished, or taken over)."""
+
+
+class RunEmitter:
+    def __init__(self, runs: RunRepo, bus: RunBus, run_id: str, executor_id: str | None) -> None:
+        self._runs = runs
+        self._bus = bus
+        self._run_id = run_id
+        self._executor_id = executor_id
+        self._buffer: list[NewEvent] = []
+        self._first_buffered = 0.0
+
+    async def emit(
+        self,
+        type: EventType,
+        *,
+        role: str | None = None,
+        content: str | None = None,
+        data: dict[str, Any] | None = None,
+        level: LogLevel = LogLevel.info,
+    ) -> None:
+        if not self._buffer:
+            self._first_buffered = time.monotonic()
+        self._buffer.append(NewEvent(type, role=role, content=content, data=data, level=level))
+        if (
+            type is not EventType.message_delta
+            or len(self._buffer) >= DELTA_FLUSH_COUNT
+            or time.monotonic() - self._first_buffered >= DELTA_FLUSH_S
+        ):
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        if await self._runs.append_events(self._run_id, batch, self._executor_id) is None:
+            raise RunFenced(self._run_id)
+        self._bus.notify(self._run_id)

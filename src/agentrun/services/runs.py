@@ -1,0 +1,289 @@
+"""Runs: create (validated, idempotent, thread-aware), read, wait, follow events, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import jsonschema
+from sqlalchemy.exc import IntegrityError
+
+from agentrun.domain.errors import AgentrunError, ErrorCode
+from agentrun.domain.events import TERMINAL_EVENTS, EventType, LogLevel
+from agentrun.domain.models import Durability, Event, EventsPage, Multitask, Page, Run, RunCreate, RunError
+from agentrun.domain.status import RunStatus
+from agentrun.runtime.providers import resolve_model
+from agentrun.services.agents import AgentService
+from agentrun.services.bus import RunBus
+from agentrun.settings import Settings
+from agentrun.store.common import new_id, now
+from agentrun.store.runs import NewEvent
+from agentrun.store.store import Store
+
+
+class Dispatcher(Protocol):
+    """What the run service needs of whoever executes runs (the worker, or nothing on API nodes)."""
+
+    def poke(self) -> None: ...
+
+    async def stop_run(self, run_id: str) -> None: ...
+
+
+class NoDispatcher:
+    """API-only node: workers elsewhere find queued runs by polling the store."""
+
+    def poke(self) -> None:
+        return None
+
+    async def stop_run(self, run_id: str) -> None:
+        return None
+
+
+def request_hash(body: RunCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_schema(schema: dict[str, Any] | None, field: str) -> None:
+    if schema is None:
+        return
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise AgentrunError(
+            ErrorCode.validation_error, f"`{field}` is not a valid JSON Schema: {exc.message}", {"field": field}
+        ) from exc
+
+
+def validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:
+    """422 naming the failing field when ``value`` does not match the agent's input schema."""
+    if schema is None:
+        return
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        path = ".".join(str(p) for p in first.absolute_path) or "(root)"
+        raise AgentrunError(
+            ErrorCode.input_invalid,
+            f"input.{path}: {first.message}" if path != "(root)" else f"input: {first.message}",
+            {
+                "errors": [
+                    {"field": ".".join(str(p) for p in e.absolute_path) or None, "message": e.message}
+                    for e in errors[:20]
+                ]
+            },
+        )
+
+
+class RunService:
+    def __init__(self, store: Store, agents: AgentService, bus: RunBus, settings: Settings) -> None:
+        self._store = store
+        self._agents = agents
+        self._bus = bus
+        self._settings = settings
+        self.dispatcher: Dispatcher = NoDispatcher()
+
+    # --- create ---------------------------------------------------------------------------
+
+    async def create(
+        self, project_id: str, body: RunCreate, idempotency_key: str | None = None, *, create_thread: bool = False
+    ) -> tuple[Run, bool]:
+        """Create a queued run; returns (run, created). An idempotent replay returns the first run."""
+        digest = request_hash(body)
+        if idempotency_key:
+            found = await self._store.runs.by_idempotency_key(project_id, idempotency_key)
+            if found is not None:
+                return self._replay(found, digest, idempotency_key), False
+
+        agent, revision = await self._agents.for_run(project_id, body.agent, body.revision)
+        definition = revision.definition
+        if body.input is not None:
+            validate_input(definition.input_schema, body.input)
+        _check_schema(body.output_schema, "output_schema")
+        if body.thread_id is not None:
+            await self._prepare_thread(project_id, body, agent.id, create_thread)
+
+        resolved = resolve_model(definition.model, self._settings.providers)
+        config = body.config.over(definition.config)
+        run_id = new_id("run")
+        values = {
+            "id": run_id,
+            "project_id": project_id,
+            "agent_id": agent.id,
+            "agent_slug": agent.slug,
+            "revision": revision.number,
+            "thread_id": body.thread_id,
+            "status": RunStatus.queued.value,
+            "mode": body.mode.value,
+            "durability": (body.durability or Durability(self._settings.default_durability)).value,
+            "prompt": body.prompt,
+            "input": body.input,
+            "messages": [m.model_dump() for m in body.messages] if body.messages is not None else None,
+            "config": config.model_dump(),
+            "output_schema": body.output_schema if body.output_schema is not None else definition.output_schema,
+            "metadata": body.metadata,
+            "model": resolved.name,
+            "offline": resolved.offline,
+            "usage": {},
+            "iterations": 0,
+            "webhook_url": body.webhook_url,
+            "multitask": body.multitask.value,
+            "idempotency_key": idempotency_key,
+            "request_hash": digest,
+            "created_at": now(),
+        }
+        queued = NewEvent(
+            EventType.run_queued,
+            data={"agent": agent.slug, "revision": revision.number, "thread_id": body.thread_id},
+        )
+        try:
+            run = await self._store.runs.insert(
+                values, queued, reject_if_thread_busy=body.multitask is Multitask.reject
+            )
+        except IntegrityError:
+            if idempotency_key:
+                found = await self._store.runs.by_idempotency_key(project_id, idempotency_key)
+                if found is not None:
+                    return self._replay(found, digest, idempotency_key), False
+            raise
+        if resolved.note:
+            await self._store.runs.append_events(
+                run.id, [NewEvent(EventType.log, content=resolved.note, level=LogLevel.warning)], None
+            )
+        self.dispatcher.poke()
+        return run, True
+
+    def _replay(self, found: tuple[Run, str | None], digest: str, key: str) -> Run:
+        run, stored_digest = found
+        if stored_digest != digest:
+            raise AgentrunError(
+                ErrorCode.idempotency_conflict,
+                "This Idempotency-Key was used with a different request body; use a new key for a new run.",
+                {"idempotency_key": key, "run_id": run.id},
+            )
+        return run
+
+    async def _prepare_thread(self, project_id: str, body: RunCreate, agent_id: str, create: bool) -> None:
+        assert body.thread_id is not None
+        thread = await self._store.threads.find(project_id, body.thread_id)
+        if thread is None:
+            if not create:
+                raise AgentrunError(
+                    ErrorCode.thread_not_found,
+                    f"No thread with id {body.thread_id!r}; create it with POST /v1/threads or omit thread_id.",
+                    {"thread_id": body.thread_id},
+                )
+            await self._store.threads.create(project_id, agent_id, None, {}, thread_id=body.thread_id)
+            return
+        if body.multitask is Multitask.interrupt:
+            for other in await self._store.runs.active_on_thread(body.thread_id):
+                await self.cancel(project_id, other.id, reason="interrupted by a newer run on the thread")
+                await self.wait(project_id, other.id, timeout=10)
+
+    # --- read -----------------------------------------------------------------------------
+
+    async def get(self, project_id: str, run_id: str) -> Run:
+        return await self._store.runs.get(run_id, project_id)
+
+    async def list(
+        self,
+        project_id: str,
+        *,
+        agent: str | None,
+        status: RunStatus | None,
+        thread_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Run]:
+        agent_id = (await self._agents.get(project_id, agent)).id if agent else None
+        return await self._store.runs.list(
+            project_id, agent_id=agent_id, status=status, thread_id=thread_id, cursor=cursor, limit=limit
+        )
+
+    async def wait(self, project_id: str, run_id: str, timeout: float) -> Run:
+        """The run once terminal, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        poll = self._poll_interval()
+        while True:
+            run = await self._store.runs.get(run_id, project_id)
+            remaining = deadline - time.monotonic()
+            if run.status.terminal or remaining <= 0:
+                return run
+            await self._bus.wait(run_id, min(remaining, poll))
+
+    def _poll_interval(self) -> float:
+        # In one process the bus wakes us at once; the poll only matters when the run executes
+        # in another process.
+        return 0.25 if not self._settings.run_worker else 1.0
+
+    async def events(self, project_id: str, run_id: str, after: int, limit: int) -> EventsPage:
+        run = await self._store.runs.get(run_id, project_id)
+        data = await self._store.runs.events(run_id, after, limit)
+        return EventsPage(data=data, next_after=data[-1].seq if data else after, run_status=run.status)
+
+    async def follow(self, project_id: str, run_id: str, after: int) -> AsyncIterator[Event | None]:
+        """Events after ``after`` as they are written, ending with the terminal one.
+
+        Yields None when nothing arrived for a heartbeat interval, so the caller can keep an
+        idle connection alive.
+        """
+        await self._store.runs.get(run_id, project_id)  # 404 before the stream starts
+        heartbeat = self._settings.limits.sse_heartbeat_s
+        poll = self._poll_interval()
+        idle_since = time.monotonic()
+        while True:
+            batch = await self._store.runs.events(run_id, after, 500)
+            for event in batch:
+                yield event
+                after = event.seq
+                if event.type in TERMINAL_EVENTS:
+                    return
+            if batch:
+                idle_since = time.monotonic()
+                continue
+            status = await self._store.runs.status(run_id)
+            if status is None:
+                return  # deleted underneath us
+            if time.monotonic() - idle_since >= heartbeat:
+                idle_since = time.monotonic()
+                yield None
+            await self._bus.wait(run_id, min(poll, heartbeat))
+
+    # --- cancel ---------------------------------------------------------------------------
+
+    async def cancel(self, project_id: str, run_id: str, reason: str = "cancelled by request") -> Run:
+        run = await self._store.runs.get(run_id, project_id)
+        if run.status.terminal:
+            raise AgentrunError(
+                ErrorCode.run_finished,
+                f"Run {run_id} already finished as {run.status.value}; there is nothing to cancel.",
+                {"status": run.status.value},
+            )
+        if run.status is RunStatus.queued:
+            done = await self._store.runs.finish(
+                run_id,
+                RunStatus.cancelled,
+                NewEvent(EventType.run_cancelled, content=reason, data={"error": _cancel_error(reason)}),
+                executor_id=None,
+                error=RunError(**_cancel_error(reason)),
+            )
+            if done is not None:
+                self._bus.notify(run_id)
+                return done
+            run = await self._store.runs.get(run_id, project_id)  # it started meanwhile
+        if run.status is RunStatus.running:
+            await self._store.runs.mark_cancelling(
+                run_id, project_id, NewEvent(EventType.log, content=f"cancel requested: {reason}")
+            )
+            self._bus.notify(run_id)
+        await self.dispatcher.stop_run(run_id)
+        return await self._store.runs.get(run_id, project_id)
+
+
+def _cancel_error(reason: str) -> dict[str, Any]:
+    return {"code": "cancelled", "message": reason}
+

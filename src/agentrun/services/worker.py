@@ -1,0 +1,326 @@
+"""The worker: claims queued runs from the store and executes them.
+
+``durability=steps`` runs execute as DBOS workflows (model requests and tool calls are durable
+steps; a crashed process resumes them without repeating finished steps). ``durability=exit``
+runs execute as plain tasks with the run recorded at start and end only; one interrupted by a
+crash is failed at the next start with ``interrupted`` (it is not re-run: its model calls may
+have had effects and were not recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import UsageLimitExceeded
+
+from agentrun.domain.events import EventType, LogLevel
+from agentrun.domain.models import Durability, Run, RunError, Usage
+from agentrun.domain.status import RunStatus
+from agentrun.engine.durable import CANCELLED_ERRORS, DurableEngine
+from agentrun.runtime.agent import (
+    RunDeps,
+    build_agent,
+    check_output,
+    history_from_json,
+    limits_for,
+    output_type_for,
+    run_inputs,
+    unwrap_output,
+)
+from agentrun.runtime.events import handle_stream
+from agentrun.runtime.providers import resolve_model
+from agentrun.services.bus import RunBus
+from agentrun.services.emitter import RunEmitter, RunFenced
+from agentrun.settings import Settings
+from agentrun.store.runs import NewEvent
+from agentrun.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    """Raised into a run's task when the run must end now (cancel or timeout) with ``status``."""
+
+
+class Worker:
+    def __init__(self, store: Store, engine: DurableEngine, bus: RunBus, settings: Settings, executor_id: str) -> None:
+        self._store = store
+        self._engine = engine
+        self._bus = bus
+        self._settings = settings
+        self.executor_id = executor_id
+        self._active: dict[str, asyncio.Task[Any]] = {}
+        self._starting = 0
+        self._stopping: dict[str, RunStatus] = {}
+        self._agents: dict[tuple[str, int, bool], Agent[RunDeps, Any]] = {}
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def register(self) -> None:
+        """Declare the durable run workflow; call before the engine launches."""
+        self._engine.register(self._execute)
+
+    async def start(self) -> None:
+        await self._recover_owned()
+        self._loop_task = asyncio.create_task(self._dispatch_loop(), name="agentrun-dispatch")
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop claiming; let running runs finish for ``grace_s``; leave the rest for recovery."""
+        self._closing = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        tasks = list(self._active.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active) + self._starting
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self._claim_some()
+                await self._watch_cancels()
+            except Exception:  # a store hiccup must not kill the dispatcher
+                log.exception("dispatch pass failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.dispatch_poll_s):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def _claim_some(self) -> None:
+        while not self._closing:
+            free = self._settings.worker_concurrency - self.active_count
+            if free <= 0:
+                return
+            candidates = await self._store.runs.claimable(min(free, 200))
+            if not candidates:
+                return
+            claimed_any = False
+            for run_id in candidates:
+                run = await self._store.runs.claim(
+                    run_id, self.executor_id, NewEvent(EventType.run_started, data={"executor": self.executor_id})
+                )
+                if run is None:
+                    continue
+                claimed_any = True
+                self._bus.notify(run_id)
+                await self._launch(run)
+            if not claimed_any:
+                return
+
+    async def _launch(self, run: Run) -> None:
+        if run.durability is Durability.steps:
+            self._starting += 1
+            try:
+                await self._engine.start(run.id)
+            finally:
+                self._starting -= 1
+        else:
+            asyncio.create_task(self._execute(run.id), name=f"run-{run.id}")
+
+    async def _watch_cancels(self) -> None:
+        """Runs marked cancelling by another process (an API node) that execute here."""
+        if not self._active:
+            return
+        for run in await self._store.runs.owned_active(self.executor_id):
+            if run.status is RunStatus.cancelling and run.id in self._active and run.id not in self._stopping:
+                await self.stop_run(run.id)
+
+    async def stop_run(self, run_id: str) -> None:
+        """Stop a run executing here now: mark its workflow cancelled, then interrupt its task."""
+        task = self._active.get(run_id)
+        if task is None:
+            return
+        self._stopping[run_id] = RunStatus.cancelled
+        await self._engine.cancel(run_id)
+        task.cancel()
+
+    async def _recover_owned(self) -> None:
+        """Runs this executor owned when it last stopped.
+
+        ``steps`` runs: DBOS resumed their workflows at launch; starting the workflow again with
+        the same id only re-attaches, and covers a crash between claim and workflow start.
+        ``exit`` runs cannot be resumed: they fail with ``interrupted``.
+        """
+        for run in await self._store.runs.owned_active(self.executor_id):
+            if run.durability is Durability.steps:
+                await self._engine.start(run.id)
+            else:
+                await self._finish_error(
+                    run.id,
+                    RunStatus.failed,
+                    "interrupted",
+                    "The server stopped while this run executed with durability=exit, which records only "
+                    "start and end; it was not resumed. Use durability=steps for runs that must survive.",
+                )
+
+    # --- execution ------------------------------------------------------------------------
+
+    async def _execute(self, run_id: str) -> None:
+        """The body of one run (the DBOS workflow for ``steps``, a plain task for ``exit``)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._active[run_id] = task
+        try:
+            await self._run(run_id)
+        except asyncio.CancelledError:
+            status = self._stopping.get(run_id)
+            if status is None:
+                raise  # shutdown: leave the run active so it is recovered
+            await self._finish_error(run_id, status, "cancelled", "cancelled by request")
+        except CANCELLED_ERRORS:
+            await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled by request")
+        except RunFenced:
+            log.warning("run %s is no longer ours to write; stopped", run_id)
+        except Exception as exc:  # a bug or a store failure outside the agent: fail the run, loudly
+            log.exception("run %s crashed", run_id)
+            await self._finish_error(run_id, RunStatus.failed, "internal", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._active.pop(run_id, None)
+            self._stopping.pop(run_id, None)
+            self._wake.set()
+
+    async def _run(self, run_id: str) -> None:
+        run = await self._store.runs.get(run_id)
+        if run.status.terminal or run.executor_id != self.executor_id:
+            return
+        if run.status is RunStatus.cancelling:
+            await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled before it started")
+            return
+        _, revision = await self._store.agents.revision(run.project_id, run.agent_id, run.revision)
+        durable = run.durability is Durability.steps and self._engine.in_workflow()
+        agent = self._agent_for(run, revision.definition, durable)
+        sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
+        history: list[Any] = []
+        if run.thread_id:
+            history = history_from_json(await self._store.runs.thread_history(run.thread_id, run.id))
+        inputs = run_inputs(run.prompt, run.input, run.messages, history)
+        limits, model_settings = limits_for(run.config)
+        if limits.request_limit is None:
+            limits.request_limit = self._settings.limits.default_max_turns
+        timeout_s = run.config.timeout_s or self._settings.limits.default_timeout_s
+        deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema)
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await agent.run(
+                    inputs.prompt,
+                    message_history=inputs.history or None,
+                    deps=deps,
+                    output_type=output_type_for(run.output_schema) if run.output_schema else None,
+                    usage_limits=limits,
+                    model_settings=model_settings or None,
+                    # Durable agents stream through their capability, inside the model step.
+                    event_stream_handler=None if durable else handle_stream,
+                )
+        except TimeoutError:
+            await sink.flush()
+            await self._finish_error(run_id, RunStatus.timed_out, "timeout", f"The run exceeded timeout_s={timeout_s}.")
+            return
+        except UsageLimitExceeded as exc:
+            await self._finish_error(run_id, RunStatus.failed, "limit_exceeded", str(exc))
+            return
+        except (asyncio.CancelledError, RunFenced, *CANCELLED_ERRORS):
+            raise
+        except Exception as exc:  # the agent failed: record why, never crash the worker
+            log.info("run %s failed: %s", run_id, exc)
+            await self._finish_error(run_id, RunStatus.failed, "run_error", f"{type(exc).__name__}: {exc}")
+            return
+        await sink.flush()
+        usage = result.usage
+        output = unwrap_output(run.output_schema, result.output)
+        problem = check_output(run.output_schema, output)
+        if problem is not None:
+            await self._finish_error(run_id, RunStatus.failed, "output_invalid", problem)
+            return
+        total = Usage(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            requests=usage.requests,
+            tool_calls=usage.tool_calls,
+        )
+        done = await self._store.runs.finish(
+            run_id,
+            RunStatus.completed,
+            NewEvent(
+                EventType.run_completed,
+                data={"result_type": "text" if isinstance(output, str) else "json", "usage": total.model_dump()},
+            ),
+            executor_id=self.executor_id,
+            result=output,
+            result_type="text" if isinstance(output, str) else "json",
+            usage=total,
+            iterations=usage.requests,
+            new_messages=_jsonable(result.new_messages_json()),
+            before=[NewEvent(EventType.usage, data=total.model_dump())],
+        )
+        if done is not None:
+            self._bus.notify(run_id)
+
+    def _agent_for(self, run: Run, definition: Any, durable: bool) -> Agent[RunDeps, Any]:
+        key = (run.agent_id, run.revision, durable)
+        agent = self._agents.get(key)
+        if agent is None:
+            resolved = resolve_model(definition.model, self._settings.providers)
+            name = f"{run.agent_id}-r{run.revision}"
+            capabilities = [self._engine.durability(name, handle_stream)] if durable else []
+            agent = build_agent(
+                definition, resolved.model, name=name, toolsets=self._toolsets(definition), capabilities=capabilities
+            )
+            self._agents[key] = agent
+        return agent
+
+    def _toolsets(self, definition: Any) -> list[Any]:
+        if not definition.tools:
+            return []
+        from agentrun.runtime.tools import build_toolsets, wrap_function_toolsets
+
+        toolsets = build_toolsets(definition.tools, self._settings.tools)
+        return wrap_function_toolsets(toolsets, self._engine.call_tool)
+
+    async def _finish_error(self, run_id: str, status: RunStatus, code: str, message: str) -> None:
+        event_type = {
+            RunStatus.failed: EventType.run_failed,
+            RunStatus.cancelled: EventType.run_cancelled,
+            RunStatus.timed_out: EventType.run_timed_out,
+        }[status]
+        error = RunError(code=code, message=message)
+        done = await self._store.runs.finish(
+            run_id,
+            status,
+            NewEvent(
+                event_type,
+                content=message,
+                data={"error": error.model_dump()},
+                level=LogLevel.info if status is RunStatus.cancelled else LogLevel.error,
+            ),
+            executor_id=self.executor_id,
+            error=error,
+        )
+        if done is not None:
+            self._bus.notify(run_id)
+
+
+def _jsonable(raw: bytes) -> Any:
+    import json
+
+    return json.loads(raw)
