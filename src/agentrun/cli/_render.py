@@ -1,0 +1,227 @@
+"""How runs, events, agents and threads look in a terminal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agentrun.client import Agent, Event, Run, Thread, Usage
+
+STATUS_STYLE = {
+    "queued": "cyan",
+    "running": "blue",
+    "cancelling": "yellow",
+    "completed": "green",
+    "failed": "red",
+    "timed_out": "red",
+    "cancelled": "yellow",
+}
+LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
+
+
+def status_text(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{escape(status)}[/{style}]" if style else escape(status)
+
+
+def one_line(text: str | None, limit: int = 200) -> str:
+    flat = (text or "").replace("\r", "").replace("\n", "\\n")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def compact_json(value: Any, limit: int = 200) -> str:
+    return one_line(json.dumps(value, default=str, ensure_ascii=False), limit)
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def duration(run: Run) -> str:
+    if run.started_at is None or run.finished_at is None:
+        return "-"
+    return f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
+
+
+def usage_text(usage: Usage) -> str:
+    requests = "request" if usage.requests == 1 else "requests"
+    calls = "tool call" if usage.tool_calls == 1 else "tool calls"
+    return (
+        f"{usage.input_tokens} in / {usage.output_tokens} out tokens · "
+        f"{usage.requests} {requests} · {usage.tool_calls} {calls}"
+    )
+
+
+def event_summary(event: Event, limit: int = 200) -> str:
+    """The gist of one event on one line (markup-escaped)."""
+    data = event.data or {}
+    kind = event.type
+    if kind == "run.queued":
+        text = f"agent {data.get('agent')} r{data.get('revision')}"
+        if data.get("thread_id"):
+            text += f" · thread {data['thread_id']}"
+    elif kind == "run.started":
+        text = f"model {data.get('model')}" + (" (offline test model)" if data.get("offline") else "")
+        if data.get("attempt", 1) not in (None, 1):
+            text += f" · attempt {data['attempt']}"
+    elif kind == "tool_call":
+        text = f"{data.get('name')}({compact_json(data.get('args', {}), limit)})"
+    elif kind == "tool_result":
+        outcome = "ok" if data.get("ok", True) else f"error: {data.get('error')}"
+        text = f"{data.get('name')} -> {outcome}: {one_line(event.content, limit)}"
+    elif kind == "usage":
+        text = compact_json(data, limit)
+    elif kind == "run.completed":
+        text = f"result {data.get('result_type')}"
+        if isinstance(data.get("usage"), dict):
+            text += " · " + usage_text(Usage.model_validate(data["usage"]))
+    elif kind in ("run.failed", "run.timed_out", "run.cancelled"):
+        error = data.get("error") or {}
+        code = f"[{error.get('code')}] " if isinstance(error, dict) and error.get("code") else ""
+        text = code + one_line(
+            event.content or (error.get("message") if isinstance(error, dict) else ""), limit
+        )
+    else:
+        text = one_line(event.content, limit) if event.content is not None else compact_json(data, limit)
+    return escape(text)
+
+
+def log_line(event: Event) -> str:
+    stamp = event.created_at.astimezone().strftime("%H:%M:%S.%f")[:-3] if event.created_at else "--:--:--.---"
+    style = LEVEL_STYLE.get(event.level, "") if event.type == "log" else ""
+    kind = escape(event.type.ljust(13))
+    summary = event_summary(event, limit=10_000)
+    if event.type == "log":
+        summary = f"{escape(event.level)}: {summary}"
+    line = f"[dim]{event.seq:>5} {stamp}[/dim] {kind} {summary}"
+    return f"[{style}]{line}[/{style}]" if style else line
+
+
+class LiveRenderer:
+    """Shows a run's events as they arrive: the answer on stdout, everything else on stderr.
+
+    So ``agentrun run demo "..." > answer.txt`` keeps only the answer in the file.
+    """
+
+    def __init__(self, out: Console, err: Console) -> None:
+        self.out = out
+        self.err = err
+        self.mid_line = False  # the answer text printed so far does not end with a newline
+        self.deltas_since_message = False
+        self.printed_answer = False
+
+    def _end_text(self) -> None:
+        if self.mid_line:
+            self.out.print()
+            self.mid_line = False
+
+    def _text(self, text: str) -> None:
+        if not text:
+            return
+        self.out.print(text, end="", markup=False, highlight=False)
+        self.out.file.flush()
+        self.mid_line = not text.endswith("\n")
+        self.printed_answer = True
+
+    def _note(self, line: str) -> None:
+        self._end_text()
+        self.err.print(line)
+
+    def event(self, event: Event) -> None:
+        kind = event.type
+        if kind == "message.delta":
+            self.deltas_since_message = True
+            self._text(event.content or "")
+        elif kind == "message":
+            if not self.deltas_since_message:
+                self._text(event.content or "")
+            self.deltas_since_message = False
+            self._end_text()
+        elif kind in ("planning", "reasoning"):
+            self._note(f"[dim italic]{escape(event.content or '')}[/dim italic]")
+        elif kind == "tool_call":
+            self._note(f"[cyan]→ {event_summary(event)}[/cyan]")
+        elif kind == "tool_result":
+            ok = (event.data or {}).get("ok", True)
+            self._note(f"[{'dim' if ok else 'red'}]← {event_summary(event)}[/]")
+        elif kind == "log":
+            style = LEVEL_STYLE.get(event.level) or "dim"
+            self._note(f"[{style}]{escape(event.level)}: {escape(event.content or '')}[/{style}]")
+        elif kind == "run.started":
+            self._note(f"[dim]▶ {event_summary(event)}[/dim]")
+        elif kind in ("run.failed", "run.timed_out", "run.cancelled"):
+            self._note(f"[red]✗ {kind}: {event_summary(event)}[/red]")
+        # run.queued, usage and run.completed are summed up by `summary`.
+
+    def summary(self, run: Run) -> None:
+        if not self.printed_answer and run.result is not None:
+            text = run.result if isinstance(run.result, str) else json.dumps(run.result, indent=2)
+            self._text(text)
+        self._end_text()
+        offline = " · offline test model" if run.offline else ""
+        took = duration(run)
+        self.err.print(
+            f"{status_text(run.status)} · run {escape(run.id)} · {took} · {usage_text(run.usage)}{offline}"
+        )
+        if run.error is not None:
+            self.err.print(f"[red]{escape(run.error.code)}: {escape(run.error.message)}[/red]")
+
+
+def runs_table(runs: list[Run]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("AGENT", no_wrap=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("CREATED", no_wrap=True)
+    table.add_column("DURATION", justify="right", no_wrap=True)
+    table.add_column("TOKENS", justify="right")
+    table.add_column("THREAD", no_wrap=True)
+    for run in runs:
+        table.add_row(
+            escape(run.id),
+            escape(f"{run.agent_slug or run.agent_id} r{run.revision}"),
+            status_text(run.status),
+            when(run.created_at),
+            duration(run),
+            str(run.usage.total_tokens),
+            escape(run.thread_id or "-"),
+        )
+    return table
+
+
+def agents_table(agents: list[Agent]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for name in ("SLUG", "NAME", "MODEL", "LATEST", "PUBLISHED", "UPDATED"):
+        table.add_column(name, no_wrap=name != "NAME")
+    for agent in agents:
+        slug = escape(agent.slug) + (" [dim](archived)[/dim]" if agent.archived else "")
+        table.add_row(
+            slug,
+            escape(agent.name or ""),
+            escape(agent.definition.model),
+            f"r{agent.latest_revision}",
+            f"r{agent.published_revision}" if agent.published_revision else "-",
+            when(agent.updated_at),
+        )
+    return table
+
+
+def threads_table(threads: list[Thread]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for name in ("ID", "TITLE", "AGENT", "RUNS", "ACTIVE RUN", "UPDATED"):
+        table.add_column(name, no_wrap=name != "TITLE")
+    for thread in threads:
+        table.add_row(
+            escape(thread.id),
+            escape(thread.title or ""),
+            escape(thread.agent_id or "-"),
+            str(thread.run_count),
+            escape(thread.active_run_id or "-"),
+            when(thread.updated_at),
+        )
+    return table
