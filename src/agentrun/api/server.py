@@ -66,3 +66,9 @@ def run_worker(settings: Settings) -> None:
         await services.close()
 
     asyncio.run(main())
+
+
+if __name__ == "__main__":
+    # `python -m agentrun.api.server`: the embedded server from environment settings alone
+    # (used by tests and process supervisors that do not want the CLI).
+    run_server(Settings())
