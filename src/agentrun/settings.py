@@ -19,11 +19,17 @@ class LimitSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body; larger -> 413.")
     default_page_size: int = Field(50, ge=1)
     max_page_size: int = Field(200, ge=1)
-    sync_wait_s: float = Field(60.0, gt=0, description="How long a sync run request waits before answering 202.")
+    sync_wait_s: float = Field(
+        60.0, gt=0, description="How long a sync run request waits before answering 202."
+    )
     max_long_poll_s: float = Field(60.0, gt=0, description="Cap on GET /v1/runs/{id}?wait_s=.")
     sse_heartbeat_s: float = Field(15.0, gt=0, description="Idle SSE streams get a comment this often.")
-    default_timeout_s: float = Field(600.0, gt=0, description="Run timeout when neither run nor agent sets one.")
-    default_max_turns: int = Field(50, ge=1, description="Model requests per run when neither run nor agent sets it.")
+    default_timeout_s: float = Field(
+        600.0, gt=0, description="Run timeout when neither run nor agent sets one."
+    )
+    default_max_turns: int = Field(
+        50, ge=1, description="Model requests per run when neither run nor agent sets it."
+    )
 
     @model_validator(mode="after")
     def _pages(self) -> LimitSettings:
@@ -71,14 +77,22 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".agentrun")
     database_url: str | None = Field(None, description="Store URL; default: SQLite file in data_dir.")
-    system_database_url: str | None = Field(None, description="DBOS system DB URL; default: SQLite in data_dir.")
+    system_database_url: str | None = Field(
+        None, description="DBOS system DB URL; default: SQLite in data_dir."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
-    executor_id: str | None = Field(None, description="Stable, unique per process; default derived from host + data.")
-    app_version: str = Field("agentrun-1", description="Pinned so runs outlive a code change (see DESIGN.md).")
+    executor_id: str | None = Field(
+        None, description="Stable, unique per process; default derived from host + data."
+    )
+    app_version: str = Field(
+        "agentrun-1", description="Pinned so runs outlive a code change (see DESIGN.md)."
+    )
     run_worker: bool = Field(True, description="Execute runs in this process (embedded mode).")
     worker_concurrency: int = Field(1000, ge=1, description="Runs one process executes at once.")
-    dispatch_poll_s: float = Field(0.5, gt=0, description="How often a worker looks for queued runs it was not told of.")
+    dispatch_poll_s: float = Field(
+        0.5, gt=0, description="How often a worker looks for queued runs it was not told of."
+    )
     default_durability: str = Field("steps", pattern="^(steps|exit)$")
     demo_agent: bool = Field(True, description="Register the `demo` agent at start if it does not exist.")
     log_level: str = "info"

@@ -67,7 +67,9 @@ def test_sigkill_mid_run_resumes_without_repeating_finished_model_calls(tmp_path
 
             server.start()  # same data dir: same executor id, DBOS resumes the workflow
             final = httpx.get(f"{server.url}/v1/runs/{run['id']}", params={"wait_s": 30}, timeout=40).json()
-            events = httpx.get(f"{server.url}/v1/runs/{run['id']}/events", params={"limit": 200}).json()["data"]
+            events = httpx.get(f"{server.url}/v1/runs/{run['id']}/events", params={"limit": 200}).json()[
+                "data"
+            ]
         finally:
             server.stop()
 

@@ -58,5 +58,7 @@ async def api(backend: str, tmp_path, settings_overrides) -> AsyncIterator[AppUn
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://agentrun.test", timeout=30) as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://agentrun.test", timeout=30
+            ) as client:
                 yield AppUnderTest(client, settings, app)

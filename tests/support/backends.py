@@ -45,7 +45,9 @@ def fresh_postgres() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
                 {"n": name},
             )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))

@@ -55,7 +55,10 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the process lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentrun.api.server"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "agentrun.api.server"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=REPO,
         )
         deadline = time.monotonic() + timeout

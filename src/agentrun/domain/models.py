@@ -90,7 +90,9 @@ class ToolSpec(Strict):
 class AgentDefinition(Strict):
     """What a revision snapshots. Changing any field creates a new revision."""
 
-    model: str = Field("test", description="'provider:model', e.g. 'openai:gpt-4o'; 'test' is the offline model.")
+    model: str = Field(
+        "test", description="'provider:model', e.g. 'openai:gpt-4o'; 'test' is the offline model."
+    )
     instructions: str = ""
     tools: list[ToolSpec] = Field(default_factory=list)
     input_schema: dict[str, Any] | None = None
@@ -115,7 +117,9 @@ class AgentCreate(AgentDefinition):
     @classmethod
     def _check_slug(cls, v: str) -> str:
         if not SLUG_RE.match(v):
-            raise ValueError("slug must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit")
+            raise ValueError(
+                "slug must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit"
+            )
         return v
 
 
@@ -220,14 +224,18 @@ class Run(BaseModel):
     output_schema: dict[str, Any] | None
     metadata: dict[str, Any]
     model: str = Field(description="The model that actually ran: 'test' when the offline model stood in.")
-    offline: bool = Field(description="True when the offline test model produced this result, not a real provider.")
+    offline: bool = Field(
+        description="True when the offline test model produced this result, not a real provider."
+    )
     result: Any = None
     result_type: Literal["text", "json"] | None = None
     usage: Usage
     iterations: int = Field(description="Model requests made (agent loop turns).")
     error: RunError | None = None
     last_seq: int = 0
-    executor_id: str | None = Field(None, description="The worker process executing (or that executed) the run.")
+    executor_id: str | None = Field(
+        None, description="The worker process executing (or that executed) the run."
+    )
     attempt: int = Field(0, description="How many times a worker claimed the run.")
     created_at: datetime
     started_at: datetime | None = None

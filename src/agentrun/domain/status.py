@@ -27,9 +27,17 @@ ACTIVE = frozenset({RunStatus.running, RunStatus.cancelling})
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.queued: frozenset({RunStatus.running, RunStatus.cancelled, RunStatus.failed}),
     RunStatus.running: frozenset(
-        {RunStatus.cancelling, RunStatus.completed, RunStatus.failed, RunStatus.timed_out, RunStatus.cancelled}
+        {
+            RunStatus.cancelling,
+            RunStatus.completed,
+            RunStatus.failed,
+            RunStatus.timed_out,
+            RunStatus.cancelled,
+        }
     ),
-    RunStatus.cancelling: frozenset({RunStatus.cancelled, RunStatus.completed, RunStatus.failed, RunStatus.timed_out}),
+    RunStatus.cancelling: frozenset(
+        {RunStatus.cancelled, RunStatus.completed, RunStatus.failed, RunStatus.timed_out}
+    ),
 }
 
 
@@ -51,5 +59,7 @@ def check_transition(current: RunStatus, new: RunStatus) -> None:
                 {"status": current.value},
             )
         raise AgentrunError(
-            ErrorCode.conflict, f"A run cannot go from {current.value} to {new.value}.", {"status": current.value}
+            ErrorCode.conflict,
+            f"A run cannot go from {current.value} to {new.value}.",
+            {"status": current.value},
         )

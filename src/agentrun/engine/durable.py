@@ -35,7 +35,9 @@ CANCELLED_ERRORS: tuple[type[BaseException], ...] = (DBOSWorkflowCancelledError,
 
 
 class DurableEngine:
-    def __init__(self, *, system_database_url: str, executor_id: str, app_version: str, app_name: str = "agentrun"):
+    def __init__(
+        self, *, system_database_url: str, executor_id: str, app_version: str, app_name: str = "agentrun"
+    ):
         self._config: DBOSConfig = {
             "name": app_name,
             "system_database_url": system_database_url,

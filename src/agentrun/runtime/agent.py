@@ -25,7 +25,16 @@ from pydantic_ai.usage import UsageLimits
 from agentrun.domain.models import AgentDefinition, ChatMessage, RunConfig
 from agentrun.runtime.events import RunDeps
 
-__all__ = ["RunDeps", "build_agent", "check_output", "output_type_for", "RunInputs", "run_inputs", "limits_for", "history_from_json"]
+__all__ = [
+    "RunDeps",
+    "build_agent",
+    "check_output",
+    "output_type_for",
+    "RunInputs",
+    "run_inputs",
+    "limits_for",
+    "history_from_json",
+]
 
 
 def build_agent(

@@ -78,43 +78,50 @@ async def handle_stream(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStr
     texts: list[str] = []
     saw_tool_call = False
     async for event in stream:
-        if isinstance(event, PartStartEvent):
-            if isinstance(event.part, TextPart) and event.part.content:
-                await sink.emit(EventType.message_delta, role="assistant", content=event.part.content)
-            elif isinstance(event.part, ToolCallPart):
-                saw_tool_call = True
-        elif isinstance(event, PartDeltaEvent):
-            if isinstance(event.delta, TextPartDelta) and event.delta.content_delta:
-                await sink.emit(EventType.message_delta, role="assistant", content=event.delta.content_delta)
-        elif isinstance(event, PartEndEvent):
-            if isinstance(event.part, TextPart):
-                texts.append(event.part.content)
-            elif isinstance(event.part, ThinkingPart) and event.part.content:
-                await sink.emit(EventType.reasoning, role="assistant", content=event.part.content)
-            elif isinstance(event.part, ToolCallPart):
-                saw_tool_call = True
-        elif isinstance(event, FunctionToolCallEvent):
-            await sink.emit(
-                EventType.tool_call,
-                role="assistant",
-                data={"tool_call_id": event.part.tool_call_id, "name": event.part.tool_name, "args": _args(event.part)},
-            )
-        elif isinstance(event, FunctionToolResultEvent):
-            part = event.part
-            ok = getattr(part, "outcome", "success") == "success"
-            data: dict[str, Any] = {"tool_call_id": part.tool_call_id, "name": part.tool_name, "ok": ok}
-            content = _tool_content(part.content)
-            if not ok:
-                data["error"] = content
-            await sink.emit(
-                EventType.tool_result,
-                role="tool",
-                content=content,
-                data=data,
-                level=LogLevel.info if ok else LogLevel.warning,
-            )
+        if isinstance(event, FunctionToolCallEvent | FunctionToolResultEvent):
+            await _tool_event(sink, event)
+        else:
+            saw_tool_call = await _model_event(sink, event, texts) or saw_tool_call
     # Text the model wrote next to tool calls is its plan; text alone is its answer.
     text = "".join(texts)
     if text:
         await sink.emit(EventType.planning if saw_tool_call else EventType.message, role="assistant", content=text)
     await sink.flush()
+
+
+async def _model_event(sink: EventSink, event: AgentStreamEvent, texts: list[str]) -> bool:
+    """Emit what a model-response event shows; True when it reveals a tool call."""
+    if isinstance(event, PartStartEvent):
+        if isinstance(event.part, TextPart) and event.part.content:
+            await sink.emit(EventType.message_delta, role="assistant", content=event.part.content)
+        return isinstance(event.part, ToolCallPart)
+    if isinstance(event, PartDeltaEvent):
+        if isinstance(event.delta, TextPartDelta) and event.delta.content_delta:
+            await sink.emit(EventType.message_delta, role="assistant", content=event.delta.content_delta)
+        return False
+    if isinstance(event, PartEndEvent):
+        if isinstance(event.part, TextPart):
+            texts.append(event.part.content)
+        elif isinstance(event.part, ThinkingPart) and event.part.content:
+            await sink.emit(EventType.reasoning, role="assistant", content=event.part.content)
+        return isinstance(event.part, ToolCallPart)
+    return False
+
+
+async def _tool_event(sink: EventSink, event: FunctionToolCallEvent | FunctionToolResultEvent) -> None:
+    if isinstance(event, FunctionToolCallEvent):
+        await sink.emit(
+            EventType.tool_call,
+            role="assistant",
+            data={"tool_call_id": event.part.tool_call_id, "name": event.part.tool_name, "args": _args(event.part)},
+        )
+        return
+    part = event.part
+    ok = getattr(part, "outcome", "success") == "success"
+    data: dict[str, Any] = {"tool_call_id": part.tool_call_id, "name": part.tool_name, "ok": ok}
+    content = _tool_content(part.content)
+    if not ok:
+        data["error"] = content
+    await sink.emit(
+        EventType.tool_result, role="tool", content=content, data=data, level=LogLevel.info if ok else LogLevel.warning
+    )

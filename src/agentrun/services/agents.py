@@ -26,7 +26,12 @@ class AgentService:
 
     async def create(self, project_id: str, body: AgentCreate) -> Agent:
         return await self._store.agents.create(
-            project_id, body.slug, body.name or body.slug, body.description, _definition_of(body), body.publish
+            project_id,
+            body.slug,
+            body.name or body.slug,
+            body.description,
+            _definition_of(body),
+            body.publish,
         )
 
     async def apply(self, project_id: str, slug: str, body: AgentCreate) -> tuple[Agent, bool]:
@@ -44,13 +49,17 @@ class AgentService:
                 raise
             return await self.create(project_id, body), True
         fields = {"name": body.name or existing.name, "description": body.description}
-        agent = await self._store.agents.update(project_id, existing.id, fields, _definition_of(body), body.publish)
+        agent = await self._store.agents.update(
+            project_id, existing.id, fields, _definition_of(body), body.publish
+        )
         return agent, False
 
     async def get(self, project_id: str, ref: str) -> Agent:
         return await self._store.agents.get(project_id, ref)
 
-    async def list(self, project_id: str, cursor: str | None, limit: int, include_archived: bool) -> Page[Agent]:
+    async def list(
+        self, project_id: str, cursor: str | None, limit: int, include_archived: bool
+    ) -> Page[Agent]:
         return await self._store.agents.list(project_id, cursor, limit, include_archived)
 
     async def update(self, project_id: str, ref: str, body: AgentUpdate) -> Agent:
@@ -81,7 +90,9 @@ class AgentService:
         agent = await self._store.agents.get(project_id, ref)
         if agent.archived:
             raise AgentrunError(
-                ErrorCode.agent_archived, f"Agent {agent.slug!r} is archived and takes no new runs.", {"agent": agent.slug}
+                ErrorCode.agent_archived,
+                f"Agent {agent.slug!r} is archived and takes no new runs.",
+                {"agent": agent.slug},
             )
         if number is None:
             if agent.published_revision is None:

@@ -54,7 +54,9 @@ def _check_schema(schema: dict[str, Any] | None, field: str) -> None:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise AgentrunError(
-            ErrorCode.validation_error, f"`{field}` is not a valid JSON Schema: {exc.message}", {"field": field}
+            ErrorCode.validation_error,
+            f"`{field}` is not a valid JSON Schema: {exc.message}",
+            {"field": field},
         ) from exc
 
 
@@ -90,7 +92,12 @@ class RunService:
     # --- create ---------------------------------------------------------------------------
 
     async def create(
-        self, project_id: str, body: RunCreate, idempotency_key: str | None = None, *, create_thread: bool = False
+        self,
+        project_id: str,
+        body: RunCreate,
+        idempotency_key: str | None = None,
+        *,
+        create_thread: bool = False,
     ) -> tuple[Run, bool]:
         """Create a queued run; returns (run, created). An idempotent replay returns the first run."""
         digest = request_hash(body)
@@ -124,7 +131,9 @@ class RunService:
             "input": body.input,
             "messages": [m.model_dump() for m in body.messages] if body.messages is not None else None,
             "config": config.model_dump(),
-            "output_schema": body.output_schema if body.output_schema is not None else definition.output_schema,
+            "output_schema": body.output_schema
+            if body.output_schema is not None
+            else definition.output_schema,
             "metadata": body.metadata,
             "model": resolved.name,
             "offline": resolved.offline,
@@ -286,4 +295,3 @@ class RunService:
 
 def _cancel_error(reason: str) -> dict[str, Any]:
     return {"code": "cancelled", "message": reason}
-

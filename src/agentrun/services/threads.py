@@ -27,12 +27,17 @@ def conversation(runs: list[Run]) -> list[ThreadMessage]:
     for run in runs:
         text = _user_text(run)
         if text is not None:
-            messages.append(ThreadMessage(run_id=run.id, role="user", content=text, created_at=run.created_at))
+            messages.append(
+                ThreadMessage(run_id=run.id, role="user", content=text, created_at=run.created_at)
+            )
         if run.status is RunStatus.completed and run.result is not None:
             answer = run.result if isinstance(run.result, str) else json.dumps(run.result, sort_keys=True)
             messages.append(
                 ThreadMessage(
-                    run_id=run.id, role="assistant", content=answer, created_at=run.finished_at or run.created_at
+                    run_id=run.id,
+                    role="assistant",
+                    content=answer,
+                    created_at=run.finished_at or run.created_at,
                 )
             )
     return messages

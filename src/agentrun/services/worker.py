@@ -47,7 +47,9 @@ class _Stop(Exception):
 
 
 class Worker:
-    def __init__(self, store: Store, engine: DurableEngine, bus: RunBus, settings: Settings, executor_id: str) -> None:
+    def __init__(
+        self, store: Store, engine: DurableEngine, bus: RunBus, settings: Settings, executor_id: str
+    ) -> None:
         self._store = store
         self._engine = engine
         self._bus = bus
@@ -118,7 +120,9 @@ class Worker:
             claimed_any = False
             for run_id in candidates:
                 run = await self._store.runs.claim(
-                    run_id, self.executor_id, NewEvent(EventType.run_started, data={"executor": self.executor_id})
+                    run_id,
+                    self.executor_id,
+                    NewEvent(EventType.run_started, data={"executor": self.executor_id}),
                 )
                 if run is None:
                     continue
@@ -234,7 +238,9 @@ class Worker:
                 )
         except TimeoutError:
             await sink.flush()
-            await self._finish_error(run_id, RunStatus.timed_out, "timeout", f"The run exceeded timeout_s={timeout_s}.")
+            await self._finish_error(
+                run_id, RunStatus.timed_out, "timeout", f"The run exceeded timeout_s={timeout_s}."
+            )
             return
         except UsageLimitExceeded as exc:
             await self._finish_error(run_id, RunStatus.failed, "limit_exceeded", str(exc))
@@ -263,7 +269,10 @@ class Worker:
             RunStatus.completed,
             NewEvent(
                 EventType.run_completed,
-                data={"result_type": "text" if isinstance(output, str) else "json", "usage": total.model_dump()},
+                data={
+                    "result_type": "text" if isinstance(output, str) else "json",
+                    "usage": total.model_dump(),
+                },
             ),
             executor_id=self.executor_id,
             result=output,
@@ -284,7 +293,11 @@ class Worker:
             name = f"{run.agent_id}-r{run.revision}"
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
-                definition, resolved.model, name=name, toolsets=self._toolsets(definition), capabilities=capabilities
+                definition,
+                resolved.model,
+                name=name,
+                toolsets=self._toolsets(definition),
+                capabilities=capabilities,
             )
             self._agents[key] = agent
         return agent

@@ -54,7 +54,9 @@ class AgentRepo:
             found = await conn.scalar(sa.select(projects_t.c.id).where(projects_t.c.id == project_id))
             if found is None:
                 try:
-                    await conn.execute(sa.insert(projects_t).values(id=project_id, name=name, created_at=now()))
+                    await conn.execute(
+                        sa.insert(projects_t).values(id=project_id, name=name, created_at=now())
+                    )
                 except IntegrityError:
                     pass  # another process created it first
 
@@ -75,7 +77,13 @@ class AgentRepo:
         )
 
     async def create(
-        self, project_id: str, slug: str, name: str, description: str, definition: AgentDefinition, publish: bool
+        self,
+        project_id: str,
+        slug: str,
+        name: str,
+        description: str,
+        definition: AgentDefinition,
+        publish: bool,
     ) -> Agent:
         ts = now()
         agent_id = new_id("agt")
@@ -117,7 +125,9 @@ class AgentRepo:
             row = await self._row(conn, project_id, ref)
             return _agent(row, await self._definition(conn, row.id, row.latest_revision))
 
-    async def list(self, project_id: str, cursor: str | None, limit: int, include_archived: bool) -> Page[Agent]:
+    async def list(
+        self, project_id: str, cursor: str | None, limit: int, include_archived: bool
+    ) -> Page[Agent]:
         after = decode_cursor(cursor)
         query = sa.select(agents_t).where(agents_t.c.project_id == project_id)
         if not include_archived:

@@ -39,10 +39,12 @@ def decode_cursor(cursor: str | None) -> str | None:
         value = base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise AgentrunError(
-            ErrorCode.invalid_request, "The cursor is not one this server issued; pass `next_cursor` back as is."
+            ErrorCode.invalid_request,
+            "The cursor is not one this server issued; pass `next_cursor` back as is.",
         ) from exc
     if "_" not in value:
         raise AgentrunError(
-            ErrorCode.invalid_request, "The cursor is not one this server issued; pass `next_cursor` back as is."
+            ErrorCode.invalid_request,
+            "The cursor is not one this server issued; pass `next_cursor` back as is.",
         )
     return value

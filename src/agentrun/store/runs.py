@@ -107,7 +107,9 @@ class RunRepo:
 
     # --- creation -------------------------------------------------------------------------
 
-    async def insert(self, values: dict[str, Any], queued_event: NewEvent, *, reject_if_thread_busy: bool = False) -> Run:
+    async def insert(
+        self, values: dict[str, Any], queued_event: NewEvent, *, reject_if_thread_busy: bool = False
+    ) -> Run:
         """Insert a queued run with its ``run.queued`` event. Raises IntegrityError on an idempotency clash.
 
         Creating on a thread first touches the thread row: that takes PostgreSQL's row lock (or
@@ -117,7 +119,9 @@ class RunRepo:
         async with self._engine.begin() as conn:
             thread_id = values.get("thread_id")
             if thread_id is not None:
-                await conn.execute(sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now()))
+                await conn.execute(
+                    sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now())
+                )
                 if reject_if_thread_busy:
                     busy = await conn.scalar(
                         sa.select(runs_t.c.id)
@@ -166,7 +170,9 @@ class RunRepo:
 
     async def status(self, run_id: str) -> tuple[RunStatus, int] | None:
         async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(runs_t.c.status, runs_t.c.last_seq).where(runs_t.c.id == run_id))).first()
+            row = (
+                await conn.execute(sa.select(runs_t.c.status, runs_t.c.last_seq).where(runs_t.c.id == run_id))
+            ).first()
         return (RunStatus(row.status), row.last_seq) if row else None
 
     async def list(
@@ -308,14 +314,18 @@ class RunRepo:
 
     # --- writes from the executor (fenced) ------------------------------------------------
 
-    async def append_events(self, run_id: str, events: Sequence[NewEvent], executor_id: str | None) -> int | None:
+    async def append_events(
+        self, run_id: str, events: Sequence[NewEvent], executor_id: str | None
+    ) -> int | None:
         """Append events; returns the last seq, or None when the run is no longer ours to write."""
         async with self._engine.begin() as conn:
             return await _append(conn, run_id, events, executor_id=executor_id, require_active=True)
 
     async def set_model(self, run_id: str, model: str, offline: bool) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(sa.update(runs_t).where(runs_t.c.id == run_id).values(model=model, offline=offline))
+            await conn.execute(
+                sa.update(runs_t).where(runs_t.c.id == run_id).values(model=model, offline=offline)
+            )
 
     async def finish(
         self,
@@ -408,7 +418,9 @@ async def _append(
         if executor_id is not None:
             query = query.where(runs_t.c.executor_id == executor_id)
     row = (
-        await conn.execute(query.values(last_seq=runs_t.c.last_seq + len(events)).returning(runs_t.c.last_seq))
+        await conn.execute(
+            query.values(last_seq=runs_t.c.last_seq + len(events)).returning(runs_t.c.last_seq)
+        )
     ).first()
     if row is None:
         return None

@@ -37,7 +37,11 @@ class ThreadRepo:
         self._engine = engine
 
     async def create(
-        self, project_id: str, agent_id: str | None, title: str | None, metadata: dict[str, Any],
+        self,
+        project_id: str,
+        agent_id: str | None,
+        title: str | None,
+        metadata: dict[str, Any],
         thread_id: str | None = None,
     ) -> Thread:
         ts = now()
@@ -45,8 +49,13 @@ class ThreadRepo:
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.insert(threads_t).values(
-                    id=tid, project_id=project_id, agent_id=agent_id, title=title, metadata=metadata,
-                    created_at=ts, updated_at=ts,
+                    id=tid,
+                    project_id=project_id,
+                    agent_id=agent_id,
+                    title=title,
+                    metadata=metadata,
+                    created_at=ts,
+                    updated_at=ts,
                 )
             )
         return await self.get(project_id, tid)
@@ -55,7 +64,9 @@ class ThreadRepo:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(threads_t).where(threads_t.c.id == thread_id, threads_t.c.project_id == project_id)
+                    sa.select(threads_t).where(
+                        threads_t.c.id == thread_id, threads_t.c.project_id == project_id
+                    )
                 )
             ).first()
             if row is None:
@@ -78,9 +89,13 @@ class ThreadRepo:
 
     async def touch(self, thread_id: str) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now()))
+            await conn.execute(
+                sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now())
+            )
 
-    async def list(self, project_id: str, agent_id: str | None, cursor: str | None, limit: int) -> Page[Thread]:
+    async def list(
+        self, project_id: str, agent_id: str | None, cursor: str | None, limit: int
+    ) -> Page[Thread]:
         before = decode_cursor(cursor)
         query = sa.select(threads_t).where(threads_t.c.project_id == project_id)
         if agent_id:
@@ -91,7 +106,8 @@ class ThreadRepo:
             rows = (await conn.execute(query.order_by(threads_t.c.id.desc()).limit(limit + 1))).all()
         page = rows[:limit]
         return Page[Thread](
-            data=[_thread(r) for r in page], next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None
+            data=[_thread(r) for r in page],
+            next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
         )
 
     async def delete(self, thread_id: str) -> None:

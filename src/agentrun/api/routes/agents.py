@@ -17,7 +17,9 @@ async def create_agent(body: AgentCreate, services: ServicesDep, project: Projec
 
 
 @router.put("/{slug}", operation_id="apply_agent", responses={201: {"model": Agent}})
-async def apply_agent(slug: str, body: AgentCreate, services: ServicesDep, project: ProjectDep, response: Response) -> Agent:
+async def apply_agent(
+    slug: str, body: AgentCreate, services: ServicesDep, project: ProjectDep, response: Response
+) -> Agent:
     """Create the agent or bring it to this definition (a new revision only when it changed)."""
     agent, created = await services.agents.apply(project, slug, body)
     response.status_code = 201 if created else 200
@@ -26,7 +28,11 @@ async def apply_agent(slug: str, body: AgentCreate, services: ServicesDep, proje
 
 @router.get("", operation_id="list_agents")
 async def list_agents(
-    services: ServicesDep, project: ProjectDep, limit: LimitDep, cursor: CursorDep = None, include_archived: bool = False
+    services: ServicesDep,
+    project: ProjectDep,
+    limit: LimitDep,
+    cursor: CursorDep = None,
+    include_archived: bool = False,
 ) -> Page[Agent]:
     return await services.agents.list(project, cursor, limit, include_archived)
 

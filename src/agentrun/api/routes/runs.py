@@ -26,9 +26,13 @@ def _run_json(run: Run, status: int) -> JSONResponse:
     "",
     operation_id="create_run",
     response_model=Run,
-    responses={202: {"model": Run, "description": "Accepted (async, or sync past the wait limit)"},
-               200: {"description": "The finished run (sync), or an SSE stream (stream)",
-                     "content": {"text/event-stream": {}}}},
+    responses={
+        202: {"model": Run, "description": "Accepted (async, or sync past the wait limit)"},
+        200: {
+            "description": "The finished run (sync), or an SSE stream (stream)",
+            "content": {"text/event-stream": {}},
+        },
+    },
 )
 async def create_run(
     body: RunCreate,
@@ -71,10 +75,14 @@ async def get_run(
     run_id: str,
     services: ServicesDep,
     project: ProjectDep,
-    wait_s: Annotated[float | None, Query(ge=0, description="Long-poll until the run is terminal or this passes.")] = None,
+    wait_s: Annotated[
+        float | None, Query(ge=0, description="Long-poll until the run is terminal or this passes.")
+    ] = None,
 ) -> Run:
     if wait_s:
-        return await services.runs.wait(project, run_id, min(wait_s, services.settings.limits.max_long_poll_s))
+        return await services.runs.wait(
+            project, run_id, min(wait_s, services.settings.limits.max_long_poll_s)
+        )
     return await services.runs.get(project, run_id)
 
 
@@ -87,7 +95,12 @@ async def cancel_run(run_id: str, services: ServicesDep, project: ProjectDep) ->
     "/{run_id}/events",
     operation_id="list_run_events",
     response_model=EventsPage,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON page, or SSE with Accept: text/event-stream"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "JSON page, or SSE with Accept: text/event-stream",
+        }
+    },
 )
 async def run_events(
     run_id: str,
@@ -111,6 +124,7 @@ async def run_events(
         return sse_response(frames(services.runs.follow(project, run_id, start)))
     max_page = services.settings.limits.max_page_size
     if limit is not None and limit > max_page:
-        raise AgentrunError(ErrorCode.validation_error, f"limit: at most {max_page} events per page.", {"max": max_page})
+        raise AgentrunError(
+            ErrorCode.validation_error, f"limit: at most {max_page} events per page.", {"max": max_page}
+        )
     return await services.runs.events(project, run_id, after, limit or max_page)
-

@@ -17,7 +17,11 @@ async def create_thread(body: ThreadCreate, services: ServicesDep, project: Proj
 
 @router.get("", operation_id="list_threads")
 async def list_threads(
-    services: ServicesDep, project: ProjectDep, limit: LimitDep, cursor: CursorDep = None, agent: str | None = None
+    services: ServicesDep,
+    project: ProjectDep,
+    limit: LimitDep,
+    cursor: CursorDep = None,
+    agent: str | None = None,
 ) -> Page[Thread]:
     return await services.threads.list(project, agent, cursor, limit)
 
