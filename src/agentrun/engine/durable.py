@@ -67,6 +67,29 @@ class DurableEngine:
         self._workflow = run_workflow
         self._tool_step = tool_step
 
+    def register_workflow(self, name: str, body: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Declare another durable workflow (e.g. webhook delivery); call before ``launch``.
+
+        Returns the registered function; start it with :meth:`start_workflow`.
+        """
+        return DBOS.workflow(name=name)(body)
+
+    @staticmethod
+    def register_step(name: str, body: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """A durable step: inside a workflow its result is recorded and not re-run on recovery."""
+        return DBOS.step(name=name)(body)
+
+    @staticmethod
+    async def start_workflow(workflow: Callable[..., Awaitable[Any]], workflow_id: str, *args: Any) -> None:
+        """Start ``workflow`` once per ``workflow_id`` (starting it again only re-attaches)."""
+        with SetWorkflowID(workflow_id):
+            await DBOS.start_workflow_async(workflow, *args)
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        """A durable sleep inside a workflow: after a restart it wakes at the original time."""
+        await DBOS.sleep_async(seconds)
+
     def launch(self) -> None:
         """Start DBOS inside the running loop; it resumes this executor's unfinished workflows."""
         asyncio.get_running_loop()  # DBOS must see the loop: recovered workflows run on it
