@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         0.5, gt=0, description="How often a worker looks for queued runs it was not told of."
     )
     default_durability: str = Field("steps", pattern="^(steps|exit)$")
+    auth_mode: str = Field(
+        "auto",
+        pattern="^(auto|required|disabled)$",
+        description="auto: keys required unless the server listens on loopback only; required; disabled.",
+    )
     demo_agent: bool = Field(True, description="Register the `demo` agent at start if it does not exist.")
     log_level: str = "info"
     limits: LimitSettings = Field(default_factory=LimitSettings)

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from agentrun import __version__
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
-from agentrun.api.routes import agents, health, runs, threads
+from agentrun.api.routes import agents, health, keys, runs, threads
 from agentrun.services.container import open_services
 from agentrun.settings import Settings
 
@@ -39,6 +39,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, agents, runs, threads):
+    for module in (health, agents, runs, threads, keys):
         app.include_router(module.router)
     return app

@@ -7,16 +7,38 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
-from agentrun.services.container import DEFAULT_PROJECT, Services
+from agentrun.services.container import Services
+from agentrun.services.keys import Principal
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_project(request: Request) -> str:
-    # One project until API keys arrive; every route already takes the project from here.
-    return DEFAULT_PROJECT
+def api_key_of(request: Request) -> str | None:
+    """The key from ``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (every surface takes both)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def get_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await get_services(request).keys.authenticate(api_key_of(request))
+        request.state.principal = principal
+    return principal
+
+
+async def get_project(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+    return principal.project_id
+
+
+async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    return principal
 
 
 def page_limit(request: Request, limit: Annotated[int | None, Query(ge=1)] = None) -> int:
@@ -34,5 +56,6 @@ def page_limit(request: Request, limit: Annotated[int | None, Query(ge=1)] = Non
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 ProjectDep = Annotated[str, Depends(get_project)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 LimitDep = Annotated[int, Depends(page_limit)]
 CursorDep = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]

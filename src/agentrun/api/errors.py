@@ -50,7 +50,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentrunError)
     async def _agentrun_error(_: Request, exc: AgentrunError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.code is ErrorCode.unauthorized else None
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     input_invalid = "input_invalid"
     # 401 / 403
     unauthorized = "unauthorized"
+    forbidden = "forbidden"
     # 404
     not_found = "not_found"
     agent_not_found = "agent_not_found"
@@ -48,6 +49,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.validation_error: 422,
     ErrorCode.input_invalid: 422,
     ErrorCode.unauthorized: 401,
+    ErrorCode.forbidden: 403,
     ErrorCode.not_found: 404,
     ErrorCode.agent_not_found: 404,
     ErrorCode.revision_not_found: 404,

@@ -296,3 +296,27 @@ class EventsPage(BaseModel):
     data: list[Event]
     next_after: int = Field(description="Pass as `after` to read the events that follow.")
     run_status: RunStatus
+
+
+class ApiKey(BaseModel):
+    """An API key as listed: the secret itself is shown once, at creation, and never stored."""
+
+    id: str
+    project_id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    admin: bool = Field(description="Admin keys may manage keys of every project.")
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreate(Strict):
+    project: str = Field(
+        "default", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Project id; created if new."
+    )
+    name: str = Field("key", max_length=200)
+    admin: bool = False
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The secret. Shown only now: store it.")

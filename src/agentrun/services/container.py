@@ -10,6 +10,7 @@ from agentrun.domain.models import AgentCreate
 from agentrun.engine.durable import DurableEngine
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
+from agentrun.services.keys import DEFAULT_PROJECT, KeyService
 from agentrun.services.runs import RunService
 from agentrun.services.threads import ThreadService
 from agentrun.services.worker import Worker
@@ -17,8 +18,6 @@ from agentrun.settings import Settings
 from agentrun.store.store import Store
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PROJECT = "default"
 
 DEMO_AGENT = AgentCreate(
     slug="demo",
@@ -38,6 +37,7 @@ class Services:
     agents: AgentService
     runs: RunService
     threads: ThreadService
+    keys: KeyService
     worker: Worker | None
     engine: DurableEngine | None
 
@@ -57,6 +57,7 @@ async def open_services(settings: Settings) -> Services:
     agents = AgentService(store)
     runs = RunService(store, agents, bus, settings)
     threads = ThreadService(store, agents)
+    keys = KeyService(store, settings)
     worker = engine = None
     if settings.run_worker:
         executor_id = settings.resolved_executor_id()
@@ -68,7 +69,13 @@ async def open_services(settings: Settings) -> Services:
         engine.launch()
         await worker.start()
         runs.dispatcher = worker
-    services = Services(settings, store, bus, agents, runs, threads, worker, engine)
+    services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine)
+    created = await keys.bootstrap()
+    if created is not None:
+        # Shown once: only its hash is stored.
+        print(
+            f"agentrun: created admin API key for project 'default' (shown once): {created.key}", flush=True
+        )
     if settings.demo_agent:
         await _ensure_demo_agent(agents)
     return services

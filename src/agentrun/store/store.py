@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.store.agents import AgentRepo
 from agentrun.store.db import make_engine, upgrade_async
+from agentrun.store.keys import KeyRepo
 from agentrun.store.runs import RunRepo
 from agentrun.store.threads import ThreadRepo
 
@@ -16,6 +17,7 @@ class Store:
         self.agents = AgentRepo(engine)
         self.runs = RunRepo(engine)
         self.threads = ThreadRepo(engine)
+        self.keys = KeyRepo(engine)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:

@@ -138,3 +138,16 @@ class EventRow(Base):
     data: Mapped[Any] = mapped_column(JSONType, nullable=True)
     level: Mapped[str] = mapped_column(sa.String(8), default="info")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # Only a SHA-256 of the key is kept; the key itself is shown once, at creation.
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
