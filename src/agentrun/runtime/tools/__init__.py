@@ -67,6 +67,7 @@ from agentrun.settings import ToolSettings
 
 __all__ = [
     "BUILTIN_NAMES",
+    "InterceptedToolset",
     "SafeFunctionToolset",
     "ToolCallWrapper",
     "UnsafeURLError",

@@ -101,7 +101,8 @@ async def resolve_url_async(url: str, allow_hosts: Iterable[str] = ()) -> Checke
 def refusal_reason(address: str) -> str | None:
     """Why ``address`` must not be reached, or ``None`` if it is a public address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    for candidate in (ip, *_embedded_ipv4(ip)):
+    # The embedded IPv4 first: it is where a connection goes, and names the more specific reason.
+    for candidate in (*_embedded_ipv4(ip), ip):
         if reason := _reason(candidate):
             return reason
     return None
