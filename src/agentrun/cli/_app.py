@@ -24,8 +24,9 @@ EXIT_FAILED = 1  # the run failed or timed out
 EXIT_CANCELLED = 2  # the run was cancelled
 EXIT_ERROR = 3  # usage error, API error (404, 409, 422...), server unreachable
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output is read by programs, not people: no 80-column wrap that would cut ids short.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 250)
 
 
 @dataclass

@@ -66,14 +66,19 @@ def event_summary(event: Event, limit: int = 200) -> str:
         if data.get("thread_id"):
             text += f" · thread {data['thread_id']}"
     elif kind == "run.started":
-        text = f"model {data.get('model')}" + (" (offline test model)" if data.get("offline") else "")
-        if data.get("attempt", 1) not in (None, 1):
-            text += f" · attempt {data['attempt']}"
+        parts = [f"model {data['model']}"] if data.get("model") else []
+        if data.get("offline"):
+            parts.append("offline test model")
+        if data.get("attempt") not in (None, 1):
+            parts.append(f"attempt {data['attempt']}")
+        text = " · ".join(parts) or "started"
     elif kind == "tool_call":
         text = f"{data.get('name')}({compact_json(data.get('args', {}), limit)})"
     elif kind == "tool_result":
-        outcome = "ok" if data.get("ok", True) else f"error: {data.get('error')}"
-        text = f"{data.get('name')} -> {outcome}: {one_line(event.content, limit)}"
+        if data.get("ok", True):
+            text = f"{data.get('name')} -> {one_line(event.content, limit)}"
+        else:
+            text = f"{data.get('name')} -> error: {one_line(str(data.get('error') or event.content), limit)}"
     elif kind == "usage":
         text = compact_json(data, limit)
     elif kind == "run.completed":
@@ -114,6 +119,7 @@ class LiveRenderer:
         self.mid_line = False  # the answer text printed so far does not end with a newline
         self.deltas_since_message = False
         self.printed_answer = False
+        self.printed_end = False  # a failed/cancelled/timed-out event already told why
 
     def _end_text(self) -> None:
         if self.mid_line:
@@ -156,6 +162,7 @@ class LiveRenderer:
             self._note(f"[dim]▶ {event_summary(event)}[/dim]")
         elif kind in ("run.failed", "run.timed_out", "run.cancelled"):
             self._note(f"[red]✗ {kind}: {event_summary(event)}[/red]")
+            self.printed_end = True
         # run.queued, usage and run.completed are summed up by `summary`.
 
     def summary(self, run: Run) -> None:
@@ -168,13 +175,13 @@ class LiveRenderer:
         self.err.print(
             f"{status_text(run.status)} · run {escape(run.id)} · {took} · {usage_text(run.usage)}{offline}"
         )
-        if run.error is not None:
+        if run.error is not None and not self.printed_end:
             self.err.print(f"[red]{escape(run.error.code)}: {escape(run.error.message)}[/red]")
 
 
 def runs_table(runs: list[Run]) -> Table:
     table = Table(box=None, pad_edge=False)
-    table.add_column("ID", no_wrap=True)
+    table.add_column("ID", no_wrap=True, min_width=max((len(r.id) for r in runs), default=2))
     table.add_column("AGENT", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
     table.add_column("CREATED", no_wrap=True)
@@ -213,7 +220,8 @@ def agents_table(agents: list[Agent]) -> Table:
 
 def threads_table(threads: list[Thread]) -> Table:
     table = Table(box=None, pad_edge=False)
-    for name in ("ID", "TITLE", "AGENT", "RUNS", "ACTIVE RUN", "UPDATED"):
+    table.add_column("ID", no_wrap=True, min_width=max((len(t.id) for t in threads), default=2))
+    for name in ("TITLE", "AGENT", "RUNS", "ACTIVE RUN", "UPDATED"):
         table.add_column(name, no_wrap=name != "TITLE")
     for thread in threads:
         table.add_row(
