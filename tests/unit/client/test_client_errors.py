@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sdk_fakes import BASE
 
 from agentrun.client import (
     AgentrunError,
@@ -18,6 +17,7 @@ from agentrun.client import (
     ServerError,
     ValidationError,
 )
+from tests.unit.client.fakes import BASE
 
 
 def client_answering(status: int, json_body: object = None, text: str | None = None, headers=None) -> Client:

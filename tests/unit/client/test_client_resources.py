@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from sdk_fakes import BASE, run_payload
 
 from agentrun.client import Agent, AsyncClient, Client, Run, ThreadDetail
+from tests.unit.client.fakes import BASE, run_payload
 
 AGENT = {
     "id": "agent_1",

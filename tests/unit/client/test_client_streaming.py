@@ -6,9 +6,18 @@ import json
 
 import httpx
 import pytest
-from sdk_fakes import BASE, RUN_ID, event_payload, events_body, run_payload, sse_event, sse_response, sse_run
 
 from agentrun.client import APIConnectionError, AsyncClient, Client, Event, NotFoundError, Run
+from tests.unit.client.fakes import (
+    BASE,
+    RUN_ID,
+    event_payload,
+    events_body,
+    run_payload,
+    sse_event,
+    sse_response,
+    sse_run,
+)
 
 EVENTS_PATH = f"/v1/runs/{RUN_ID}/events"
 
