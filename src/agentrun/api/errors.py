@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agentrun.api.limits import BodyTooLarge
 from agentrun.domain.errors import AgentrunError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(ErrorCode.validation_error, _validation_message(errors), 422, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, BodyTooLarge):
+            # A body with no Content-Length went over the limit while the route read it: FastAPI
+            # turns any error raised while reading into "error parsing the body" (400).
+            max_bytes = request.app.state.services.settings.limits.max_body_bytes
+            return error_response(
+                ErrorCode.body_too_large,
+                f"The request body exceeds the limit of {max_bytes} bytes.",
+                413,
+                {"max_bytes": max_bytes},
+            )
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.invalid_request)
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
