@@ -132,9 +132,17 @@ async def wait_status(client: httpx.AsyncClient, run_id: str, statuses: set[str]
 
 
 async def events(client: httpx.AsyncClient, run_id: str) -> list[dict[str, Any]]:
-    resp = await client.get(f"/v1/runs/{run_id}/events")
-    assert resp.status_code == 200, resp.text
-    return resp.json()["data"]
+    """The run's whole event log, following ``next_after`` across pages."""
+    collected: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        resp = await client.get(f"/v1/runs/{run_id}/events", params={"after": after})
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        if not page["data"]:
+            return collected
+        collected.extend(page["data"])
+        after = page["next_after"]
 
 
 async def pages(client: httpx.AsyncClient, path: str, limit: int, **params: Any) -> AsyncIterator[list[dict]]:
