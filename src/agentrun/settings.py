@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     dispatch_poll_s: float = Field(
         0.5, gt=0, description="How often a worker looks for queued runs it was not told of."
     )
+    heartbeat_s: float = Field(5.0, gt=0, description="How often a worker records that it is alive.")
+    dead_after_s: float = Field(
+        20.0, gt=0, description="A worker silent this long is dead; its runs are taken over."
+    )
+    reap_after_s: float = Field(
+        120.0, gt=0, description="A taken-over run nobody resumed this long fails as lost."
+    )
+    shutdown_grace_s: float = Field(10.0, ge=0, description="On SIGTERM, how long in-flight runs may finish.")
     default_durability: str = Field("steps", pattern="^(steps|exit)$")
     auth_mode: str = Field(
         "auto",
@@ -104,6 +112,12 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+
+    @model_validator(mode="after")
+    def _liveness(self) -> Settings:
+        if self.dead_after_s < 2 * self.heartbeat_s:
+            raise ValueError("dead_after_s must be at least 2x heartbeat_s, or live workers look dead")
+        return self
 
     @property
     def store_url(self) -> str:

@@ -67,7 +67,9 @@ class DurableEngine:
         self._workflow = run_workflow
         self._tool_step = tool_step
 
-    def register_workflow(self, name: str, body: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def register_workflow(
+        self, name: str, body: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
         """Declare another durable workflow (e.g. webhook delivery); call before ``launch``.
 
         Returns the registered function; start it with :meth:`start_workflow`.
@@ -113,6 +115,15 @@ class DurableEngine:
             await DBOS.cancel_workflow_async(run_id)
         except Exception as exc:  # a run that never got a workflow (exit mode) has nothing to cancel
             log.debug("cancel_workflow %s: %s", run_id, exc)
+
+    @staticmethod
+    async def recover_executor(executor_id: str) -> None:
+        """Re-enqueue a dead executor's pending workflows so a live process resumes them.
+
+        DBOS hands each recovered workflow to exactly one dequeuing process; which one is not
+        ours to choose, so the run itself is adopted by whoever executes it (fenced in the store).
+        """
+        await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
 
     async def call_tool(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run one tool call as a durable step inside a workflow, or plainly outside one."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from typing import Any
 
 from pydantic_ai import Agent
@@ -61,6 +63,7 @@ class Worker:
         self._agents: dict[tuple[str, int, bool], Agent[RunDeps, Any]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._maintenance_task: asyncio.Task[None] | None = None
         self._closing = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -70,16 +73,25 @@ class Worker:
         self._engine.register(self._execute)
 
     async def start(self) -> None:
+        await self._heartbeat()
         await self._recover_owned()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="agentrun-dispatch")
+        self._maintenance_task = asyncio.create_task(self._maintenance_loop(), name="agentrun-maintenance")
 
-    async def close(self, grace_s: float = 5.0) -> None:
-        """Stop claiming; let running runs finish for ``grace_s``; leave the rest for recovery."""
+    async def close(self, grace_s: float | None = None) -> None:
+        """Stop claiming; let running runs finish for the grace period; leave the rest for recovery.
+
+        Runs still active after the grace period stay owned by this executor: a restart with the
+        same executor id resumes them at once, and if it never comes back, live workers take
+        them over after ``dead_after_s``.
+        """
+        grace_s = self._settings.shutdown_grace_s if grace_s is None else grace_s
         self._closing = True
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for loop_task in (self._loop_task, self._maintenance_task):
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
         tasks = list(self._active.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace_s)
@@ -159,6 +171,75 @@ class Worker:
         await self._engine.cancel(run_id)
         task.cancel()
 
+    # --- liveness, takeover, reaping --------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        await self._store.workers.heartbeat(
+            self.executor_id, socket.gethostname(), os.getpid(), self._settings.app_version, self.active_count
+        )
+
+    async def _maintenance_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self._settings.heartbeat_s)
+            try:
+                await self._heartbeat()
+                await self.take_over_dead()
+                await self.reap()
+            except Exception:  # keep heartbeating through a store hiccup
+                log.exception("maintenance pass failed")
+
+    async def take_over_dead(self) -> int:
+        """Release the runs of workers that stopped heartbeating and resume them here or anywhere."""
+        taken = 0
+        for dead in await self._store.workers.stale_owners(self._settings.dead_after_s):
+            if dead == self.executor_id:
+                continue
+            note = NewEvent(
+                EventType.log,
+                content=f"worker {dead} stopped heartbeating; the run is being resumed by a live worker",
+                data={"dead_executor": dead, "by": self.executor_id},
+                level=LogLevel.warning,
+            )
+            released = await self._store.runs.orphan(dead, note)
+            if not released:
+                continue
+            log.warning("taking over %d run(s) of dead worker %s", len(released), dead)
+            await self._engine.recover_executor(dead)
+            for run_id, durability in released:
+                taken += 1
+                self._bus.notify(run_id)
+                if durability == Durability.steps.value:
+                    await self._store.runs.adopt(run_id, self.executor_id)
+                    await self._engine.start(run_id)  # re-attaches when DBOS already re-enqueued it
+                else:
+                    await self._finish_error(
+                        run_id,
+                        RunStatus.failed,
+                        "interrupted",
+                        f"Worker {dead} died while this durability=exit run executed; it was not resumed.",
+                    )
+        return taken
+
+    async def reap(self) -> int:
+        """Fail runs that were released for takeover but that no worker resumed in time."""
+        reaped = 0
+        for run_id in await self._store.runs.unadopted(self._settings.reap_after_s):
+            done = await self._store.runs.finish(
+                run_id,
+                RunStatus.failed,
+                NewEvent(
+                    EventType.run_failed, content="lost: no worker could resume the run", level=LogLevel.error
+                ),
+                executor_id=None,
+                error=RunError(
+                    code="lost", message="The run's worker died and no live worker could resume it."
+                ),
+            )
+            if done is not None:
+                reaped += 1
+                self._bus.notify(run_id)
+        return reaped
+
     async def _recover_owned(self) -> None:
         """Runs this executor owned when it last stopped.
 
@@ -206,8 +287,10 @@ class Worker:
 
     async def _run(self, run_id: str) -> None:
         run = await self._store.runs.get(run_id)
-        if run.status.terminal or run.executor_id != self.executor_id:
+        if run.status.terminal:
             return
+        if run.executor_id != self.executor_id and not await self._store.runs.adopt(run_id, self.executor_id):
+            return  # another live executor owns it: never write to a run we do not own
         if run.status is RunStatus.cancelling:
             await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled before it started")
             return

@@ -312,6 +312,70 @@ class RunRepo:
             ).all()
         return [to_run(r) for r in rows]
 
+    # --- takeover -------------------------------------------------------------------------
+
+    async def orphan(self, dead_executor: str, note: NewEvent) -> list[tuple[str, str]]:
+        """Release a dead executor's active runs for adoption; returns (run_id, durability).
+
+        Conditional on the dead executor still owning each run, so when two live workers race,
+        each run is released once, and the dead worker, should it come back, owns nothing.
+        """
+        released: list[tuple[str, str]] = []
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(runs_t.c.id, runs_t.c.durability).where(
+                        runs_t.c.executor_id == dead_executor, runs_t.c.status.in_(_ACTIVE)
+                    )
+                )
+            ).all()
+            for row in rows:
+                result = await conn.execute(
+                    sa.update(runs_t)
+                    .where(
+                        runs_t.c.id == row.id,
+                        runs_t.c.executor_id == dead_executor,
+                        runs_t.c.status.in_(_ACTIVE),
+                    )
+                    .values(executor_id=None, orphaned_at=now())
+                )
+                if result.rowcount == 1:
+                    await _append(conn, row.id, [note])
+                    released.append((row.id, row.durability))
+        return released
+
+    async def adopt(self, run_id: str, executor_id: str) -> bool:
+        """Take an orphaned active run (or confirm it is ours). False: another executor owns it."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(runs_t)
+                .where(
+                    runs_t.c.id == run_id,
+                    runs_t.c.status.in_(_ACTIVE),
+                    sa.or_(runs_t.c.executor_id.is_(None), runs_t.c.executor_id == executor_id),
+                )
+                .values(executor_id=executor_id, orphaned_at=None)
+            )
+            return result.rowcount == 1
+
+    async def unadopted(self, older_than_s: float) -> list[str]:
+        """Orphaned runs nobody adopted in time: the reaper fails them."""
+        from datetime import timedelta
+
+        threshold = now() - timedelta(seconds=older_than_s)
+        async with self._engine.connect() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(runs_t.c.id).where(
+                            runs_t.c.executor_id.is_(None),
+                            runs_t.c.status.in_(_ACTIVE),
+                            runs_t.c.orphaned_at < threshold,
+                        )
+                    )
+                ).all()
+            )
+
     # --- writes from the executor (fenced) ------------------------------------------------
 
     async def append_events(

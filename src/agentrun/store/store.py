@@ -9,6 +9,7 @@ from agentrun.store.db import make_engine, upgrade_async
 from agentrun.store.keys import KeyRepo
 from agentrun.store.runs import RunRepo
 from agentrun.store.threads import ThreadRepo
+from agentrun.store.workers import WorkerRepo
 
 
 class Store:
@@ -18,6 +19,7 @@ class Store:
         self.runs = RunRepo(engine)
         self.threads = ThreadRepo(engine)
         self.keys = KeyRepo(engine)
+        self.workers = WorkerRepo(engine)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:

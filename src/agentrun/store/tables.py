@@ -121,6 +121,8 @@ class RunRow(Base):
     multitask: Mapped[str] = mapped_column(sa.String(10), default="enqueue")
     executor_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Set when the run's worker was found dead and the run awaits adoption by a live one.
+    orphaned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -151,3 +153,16 @@ class ApiKeyRow(Base):
     admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class WorkerRow(Base):
+    """A worker process's heartbeat: how live workers find a dead one's runs to take over."""
+
+    __tablename__ = "workers"
+    executor_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(200))
+    pid: Mapped[int] = mapped_column(sa.Integer)
+    version: Mapped[str] = mapped_column(sa.String(64))
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    active_runs: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -1,0 +1,73 @@
+"""Worker heartbeats: how live workers tell that another one died."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agentrun.domain.status import ACTIVE
+from agentrun.store.common import now
+from agentrun.store.tables import RunRow, WorkerRow
+
+workers_t = WorkerRow.__table__
+runs_t = RunRow.__table__
+
+
+class WorkerRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def heartbeat(self, executor_id: str, host: str, pid: int, version: str, active_runs: int) -> None:
+        ts = now()
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(
+                sa.update(workers_t)
+                .where(workers_t.c.executor_id == executor_id)
+                .values(heartbeat_at=ts, active_runs=active_runs, pid=pid, host=host, version=version)
+            )
+            if updated.rowcount == 0:
+                await conn.execute(
+                    sa.insert(workers_t).values(
+                        executor_id=executor_id,
+                        host=host,
+                        pid=pid,
+                        version=version,
+                        started_at=ts,
+                        heartbeat_at=ts,
+                        active_runs=active_runs,
+                    )
+                )
+
+    async def stale_owners(self, dead_after_s: float) -> list[str]:
+        """Executors that own active runs but have not heartbeated within ``dead_after_s``."""
+        threshold = now() - timedelta(seconds=dead_after_s)
+        alive = sa.select(workers_t.c.executor_id).where(workers_t.c.heartbeat_at >= threshold)
+        query = (
+            sa.select(runs_t.c.executor_id)
+            .where(
+                runs_t.c.status.in_([s.value for s in ACTIVE]),
+                runs_t.c.executor_id.is_not(None),
+                runs_t.c.executor_id.not_in(alive),
+            )
+            .distinct()
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def alive(self, dead_after_s: float) -> list[tuple[str, datetime, int]]:
+        threshold = now() - timedelta(seconds=dead_after_s)
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        workers_t.c.executor_id, workers_t.c.heartbeat_at, workers_t.c.active_runs
+                    ).where(workers_t.c.heartbeat_at >= threshold)
+                )
+            ).all()
+        return [(r.executor_id, r.heartbeat_at, r.active_runs) for r in rows]
+
+    async def forget(self, executor_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(workers_t).where(workers_t.c.executor_id == executor_id))
