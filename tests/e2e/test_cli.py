@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -11,9 +12,11 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agentrun.client import Client
+from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -260,3 +263,38 @@ def test_threads_commands(live_server) -> None:  # type: ignore[no-untyped-def]
     ok(cli(live_server, "threads", "delete", thread.id))
     gone = cli(live_server, "threads", "show", thread.id)
     assert gone.returncode == 3 and "thread_not_found" in gone.stderr
+
+
+def test_serve_flags_override_the_environment(tmp_path: Path) -> None:
+    port, env_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTRUN_")}
+    env.update({"AGENTRUN_PORT": str(env_port), "AGENTRUN_DATA_DIR": str(tmp_path / "ignored")})
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.1)  # polling a condition: the server is not listening yet
+        assert ready, "agentrun serve did not become ready on the --port given"
+        with Client(f"http://127.0.0.1:{port}") as client:
+            assert client.runs.run("demo", "via serve").status == "completed"
+        assert data_dir.is_dir() and not (tmp_path / "ignored").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    assert proc.stdout is not None
+    assert f"listening on http://127.0.0.1:{port}" in proc.stdout.read()
