@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from agentrun import __version__
+from agentrun.api import compat
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
 from agentrun.api.routes import agents, health, keys, runs, threads
@@ -41,4 +42,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (health, agents, runs, threads, keys):
         app.include_router(module.router)
+    for router in compat.routers:
+        app.include_router(router)
     return app

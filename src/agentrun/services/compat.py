@@ -1,0 +1,194 @@
+"""Use cases the compat surfaces (``api/compat/``) need beyond the native services.
+
+Everything here goes through the native services (or the store's public repositories where a
+service has no such read); nothing here is specific to HTTP. See docs/compat/ for what each
+surface maps to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
+from agentrun.domain.events import EventType
+from agentrun.domain.models import Agent, AgentCreate, Event, Run, ToolSpec
+from agentrun.services.container import Services
+from agentrun.store.common import encode_cursor
+
+# --- ad-hoc agents (001: a run names a provider and a model, not an agent) -------------------
+
+ADHOC_PREFIX = "adhoc-"
+ADHOC_INSTRUCTIONS = (
+    "You are a capable assistant that completes the user's task. Use the tools when they help "
+    "(http_get fetches a public web page). Answer with the task's result only."
+)
+ADHOC_TOOLS = ("http_get", "current_time", "calculator")
+
+
+def adhoc_slug(provider: str, model: str) -> str:
+    """A stable, valid slug per (provider, model); a hash suffix keeps lossy names apart."""
+    clean = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-") or "model"
+    base = f"{ADHOC_PREFIX}{provider}-{clean}"
+    if clean != model or len(base) > 55:
+        digest = hashlib.sha256(f"{provider}:{model}".encode()).hexdigest()[:8]
+        base = f"{base[:54].rstrip('-')}-{digest}"
+    return base
+
+
+async def adhoc_agent(services: Services, project_id: str, provider: str, model: str) -> Agent:
+    """The project's agent for ``provider:model``, created (published) on first use."""
+    slug = adhoc_slug(provider, model)
+    try:
+        return await services.agents.get(project_id, slug)
+    except AgentrunError as exc:
+        if exc.code is not ErrorCode.agent_not_found:
+            raise
+    body = AgentCreate(
+        slug=slug,
+        name=f"{provider}:{model} (ad-hoc)",
+        description="Created by POST /api/runs for runs that name a provider and model, not an agent.",
+        model=f"{provider}:{model}",
+        instructions=ADHOC_INSTRUCTIONS,
+        tools=[ToolSpec(kind="builtin", name=name) for name in ADHOC_TOOLS],
+    )
+    try:
+        agent, _ = await services.agents.apply(project_id, slug, body)
+    except AgentrunError as exc:  # a concurrent first use created it
+        if exc.code is not ErrorCode.slug_taken:
+            raise
+        agent = await services.agents.get(project_id, slug)
+    return agent
+
+
+# --- integer task ids (001) -------------------------------------------------------------------
+
+TASK_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+_RAND_BITS = 12
+MAX_TASK_ID = (1 << 53) - 1  # exact in every JSON client (JavaScript numbers included)
+
+
+def _uuid_int(run_id: str) -> int:
+    return int(run_id.partition("_")[2], 16)
+
+
+def task_id_of(run_id: str) -> int:
+    """A stable 53-bit integer for a run: 41 bits of its UUIDv7 millisecond time, 12 random bits.
+
+    Derived, not stored, so every API node computes the same number and nothing needs a migration.
+    """
+    value = _uuid_int(run_id)
+    millis = (value >> 80) - TASK_EPOCH_MS
+    rand = (value >> 64) & ((1 << _RAND_BITS) - 1)
+    return (millis << _RAND_BITS) | rand
+
+
+async def run_by_task_id(services: Services, project_id: str, task_id: int) -> Run:
+    """The run whose :func:`task_id_of` is ``task_id``: a keyset scan of that millisecond's runs."""
+    if task_id < 0 or task_id > MAX_TASK_ID:
+        raise not_found("task", str(task_id))
+    millis = (task_id >> _RAND_BITS) + TASK_EPOCH_MS
+    # Run ids sort by creation time; start just after the task's millisecond and walk back.
+    cursor: str | None = encode_cursor(f"run_{(millis + 1) << 80:032x}")
+    while cursor is not None:
+        page = await services.runs.list(
+            project_id, agent=None, status=None, thread_id=None, cursor=cursor, limit=50
+        )
+        for run in page.data:
+            if _uuid_int(run.id) >> 80 < millis:
+                raise not_found("task", str(task_id))
+            if task_id_of(run.id) == task_id:
+                return run
+        cursor = page.next_cursor
+    raise not_found("task", str(task_id))
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+async def all_events(services: Services, project_id: str, run_id: str) -> list[Event]:
+    """Every event of a run, in order."""
+    events: list[Event] = []
+    after = 0
+    page_size = services.settings.limits.max_page_size
+    while True:
+        page = await services.runs.events(project_id, run_id, after, page_size)
+        events.extend(page.data)
+        if len(page.data) < page_size:
+            return events
+        after = page.next_after
+
+
+# --- cached workflows (001) -------------------------------------------------------------------
+
+WORKFLOW_VERSION = 1
+
+
+def workflow_of(events: list[Event]) -> dict[str, Any]:
+    """The tool-call sequence of a run: what ``use_cached_workflow`` would replay."""
+    results = {
+        (e.data or {}).get("tool_call_id"): e for e in events if e.type is EventType.tool_result and e.data
+    }
+    steps = []
+    for event in events:
+        if event.type is not EventType.tool_call or not event.data:
+            continue
+        result = results.get(event.data.get("tool_call_id"))
+        steps.append(
+            {
+                "name": event.data.get("name"),
+                "params": event.data.get("args") if isinstance(event.data.get("args"), dict) else {},
+                "success": bool(result and (result.data or {}).get("ok")),
+            }
+        )
+    return {"version": WORKFLOW_VERSION, "steps": steps}
+
+
+def check_workflow(value: dict[str, Any]) -> dict[str, Any]:
+    """A cached workflow as given by a client, normalized; ``{}`` is the empty workflow."""
+
+    def bad(message: str) -> AgentrunError:
+        return AgentrunError(
+            ErrorCode.validation_error, f"cached_workflow: {message}", {"field": "cached_workflow"}
+        )
+
+    if not value:
+        return {"version": WORKFLOW_VERSION, "steps": []}
+    unknown = set(value) - {"version", "steps"}
+    if unknown:
+        raise bad(f"unknown field(s) {sorted(unknown)}; expected 'version' and 'steps'.")
+    if value.get("version", WORKFLOW_VERSION) != WORKFLOW_VERSION:
+        raise bad(f"version must be {WORKFLOW_VERSION}.")
+    steps = value.get("steps", [])
+    if not isinstance(steps, list):
+        raise bad("steps must be a list.")
+    normalized = []
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict) or not isinstance(step.get("name"), str) or not step["name"]:
+            raise bad(f"steps[{i}] needs a non-empty string 'name'.")
+        params = step.get("params", {})
+        if not isinstance(params, dict):
+            raise bad(f"steps[{i}].params must be an object.")
+        normalized.append({"name": step["name"], "params": params})
+    return {"version": WORKFLOW_VERSION, "steps": normalized}
+
+
+# --- revisions (002) --------------------------------------------------------------------------
+
+
+async def revision_number(services: Services, project_id: str, agent_ref: str, revision: int | str) -> int:
+    """A revision named by number (``3``, ``"3"``) or by its id (``"rev_..."``) -> its number."""
+    if isinstance(revision, int) or revision.isdigit():
+        number = int(revision)
+        await services.agents.revision(project_id, agent_ref, number)  # 404 if it does not exist
+        return number
+    cursor: str | None = None
+    while True:
+        page = await services.agents.revisions(project_id, agent_ref, cursor, 200)
+        for rev in page.data:
+            if rev.id == revision:
+                return rev.number
+        cursor = page.next_cursor
+        if cursor is None:
+            raise not_found("revision", revision)
