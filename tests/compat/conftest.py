@@ -98,3 +98,10 @@ async def poll(client: httpx.AsyncClient, path: str, done: Any, tries: int = 200
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"{path} did not reach the expected state: {body}")
+
+
+async def new_api_key(client: httpx.AsyncClient, project: str = "default") -> str:
+    """A project API key, created keyless (the test server listens on loopback only)."""
+    resp = await client.post("/v1/admin/keys", json={"project": project, "name": unique("compat")})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["key"]

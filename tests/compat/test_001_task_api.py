@@ -113,7 +113,10 @@ async def test_a_provider_without_a_key_runs_the_offline_model_and_says_so(api) 
         ({"prompt": "What is 2 + 2?", "callback": "https://example.com"}, "callback"),
         ({"prompt": "What is 2 + 2?", "response_format": "json", "json_schema": "{not json"}, "json_schema"),
         ({"prompt": "What is 2 + 2?", "use_cached_workflow": True}, "cached_workflow"),
-        ({"prompt": "What is 2 + 2?", "use_cached_workflow": True, "cached_workflow": {"steps": 3}}, "cached_workflow"),
+        (
+            {"prompt": "What is 2 + 2?", "use_cached_workflow": True, "cached_workflow": {"steps": 3}},
+            "cached_workflow",
+        ),
     ],
 )
 async def test_invalid_requests_get_422_naming_the_field(api, body, field) -> None:  # type: ignore[no-untyped-def]
@@ -166,9 +169,7 @@ async def test_json_result_against_json_schema(api, as_string) -> None:  # type:
 async def test_cached_workflow_is_recorded_and_accepted_back(api) -> None:  # type: ignore[no-untyped-def]
     first = (await api.client.post("/api/runs", json={"prompt": "What is 2 + 2?"})).json()
     workflow = first["cached_workflow"]
-    assert workflow["steps"] == [
-        {"name": "calculator", "params": {"expression": "2 + 2"}, "success": True}
-    ]
+    assert workflow["steps"] == [{"name": "calculator", "params": {"expression": "2 + 2"}, "success": True}]
     again = await api.client.post(
         "/api/runs",
         json={"prompt": "What is 2 + 2?", "use_cached_workflow": True, "cached_workflow": workflow},
