@@ -13,6 +13,7 @@ from agentrun.api import compat
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
 from agentrun.api.routes import agents, health, keys, runs, threads
+from agentrun.mcp.http import mount_mcp
 from agentrun.services.container import open_services
 from agentrun.settings import Settings
 
@@ -44,4 +45,6 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     for router in compat.routers:
         app.include_router(router)
+    # MCP (streamable HTTP) at /mcp, same API keys; chains its session manager into the lifespan.
+    mount_mcp(app, settings)
     return app
