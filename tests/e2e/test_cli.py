@@ -176,7 +176,12 @@ def test_cancelling_from_another_command_exits_2(live_server, tmp_path: Path) ->
     ok(cli(live_server, "agents", "apply", "-f", str(agents_file)))
     watcher = Background(live_server, "run", "slow", "wait for it")
     watcher.wait_for("▶")
-    running = as_json(cli(live_server, "runs", "list", "--agent", "slow", "--status", "running", "--json"))
+    deadline = time.monotonic() + 30
+    running: list = []
+    while not running and time.monotonic() < deadline:  # the started event may precede the status write
+        running = as_json(
+            cli(live_server, "runs", "list", "--agent", "slow", "--status", "running", "--json")
+        )
     assert len(running) == 1
     cancelled = ok(cli(live_server, "runs", "cancel", running[0]["id"]))
     assert "cancel" in cancelled.stdout

@@ -271,6 +271,7 @@ def test_threads_keep_the_conversation(client: Client) -> None:
 def test_cancel_stops_a_running_run(client: Client) -> None:
     name = slug("slow")
     client.agents.create(name, model="test:sleep-20000")
+    final: Run | None = None
     with client.runs.stream(name, "take your time") as stream:
         for item in stream:
             if isinstance(item, Event) and item.type == "run.started":
@@ -278,7 +279,7 @@ def test_cancel_stops_a_running_run(client: Client) -> None:
                 assert cancelling.status in ("cancelling", "cancelled")
             if isinstance(item, Run):
                 final = item
-    assert final.status == "cancelled"
+    assert final is not None and final.status == "cancelled"
 
 
 async def test_async_client_runs_and_streams(live_server) -> None:  # type: ignore[no-untyped-def]
