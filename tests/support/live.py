@@ -50,26 +50,41 @@ class LiveServer:
         )
         return env
 
+    command: tuple[str, ...] = ("-m", "agentrun.api.server")
+    ready_line: str | None = None  # set for processes without HTTP (workers)
+
     def start(self, timeout: float = 30) -> LiveServer:
+        return self.spawn().wait_ready(timeout)
+
+    def spawn(self) -> LiveServer:
+        """Start the process without waiting (start several, then ``wait_ready`` each)."""
         self.log_path = self.data_dir.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the process lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentrun.api.server"],
+            [sys.executable, *self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> LiveServer:
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+            if self.ready_line is not None:
+                if self.ready_line in self.log():
                     return self
-            except httpx.HTTPError:
-                pass
+            else:
+                try:
+                    if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.1)
         raise RuntimeError(f"server not ready in {timeout}s:\n{self.log()}")
 
@@ -82,6 +97,11 @@ class LiveServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop several at once, then ``stop`` each)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -89,3 +109,19 @@ class LiveServer:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+WORKER_COMMAND = (
+    "-c",
+    "from agentrun.api.server import run_worker; from agentrun.settings import Settings; run_worker(Settings())",
+)
+
+
+def live_worker(data_dir: Path, executor_id: str, extra_env: dict[str, str]) -> LiveServer:
+    """A worker-only process (no HTTP), ready once it says it is running."""
+    return LiveServer(
+        data_dir,
+        extra_env={**extra_env, "AGENTRUN_EXECUTOR_ID": executor_id},
+        command=WORKER_COMMAND,
+        ready_line=f"agentrun worker {executor_id} running",
+    )

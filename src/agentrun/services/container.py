@@ -15,6 +15,7 @@ from agentrun.services.runs import RunService
 from agentrun.services.threads import ThreadService
 from agentrun.services.worker import Worker
 from agentrun.settings import Settings
+from agentrun.store.notify import PgListener, plain_dsn
 from agentrun.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,11 @@ class Services:
     keys: KeyService
     worker: Worker | None
     engine: DurableEngine | None
+    listener: PgListener | None = None
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
         if self.worker is not None:
             await self.worker.close()
         if self.engine is not None:
@@ -70,6 +74,14 @@ async def open_services(settings: Settings) -> Services:
         await worker.start()
         runs.dispatcher = worker
     services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine)
+    if store.dialect == "postgresql":
+        def on_run(run_id: str) -> None:
+            bus.notify(run_id)
+            if worker is not None:
+                worker.notice(run_id)  # e.g. a cancel requested on another node
+
+        services.listener = PgListener(plain_dsn(settings.store_url), on_run, runs.dispatcher.poke)
+        await services.listener.start()
     created = await keys.bootstrap()
     if created is not None:
         # Shown once: only its hash is stored.

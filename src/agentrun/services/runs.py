@@ -225,9 +225,12 @@ class RunService:
             await self._bus.wait(run_id, min(remaining, poll))
 
     def _poll_interval(self) -> float:
-        # In one process the bus wakes us at once; the poll only matters when the run executes
-        # in another process.
-        return 0.25 if not self._settings.run_worker else 1.0
+        # The bus wakes readers at once for runs of this process and, on PostgreSQL, of every
+        # process (LISTEN/NOTIFY); the poll is the fallback. SQLite API-only nodes have no
+        # notifications from the worker process, so they poll briskly.
+        if self._settings.is_postgres or self._settings.run_worker:
+            return 1.0
+        return 0.25
 
     async def events(self, project_id: str, run_id: str, after: int, limit: int) -> EventsPage:
         run = await self._store.runs.get(run_id, project_id)

@@ -103,6 +103,11 @@ class Worker:
     def poke(self) -> None:
         self._wake.set()
 
+    def notice(self, run_id: str) -> None:
+        """Another process changed a run: if it executes here, look at it now (cancel requests)."""
+        if run_id in self._active:
+            self._wake.set()
+
     @property
     def active_count(self) -> int:
         return len(self._active) + self._starting

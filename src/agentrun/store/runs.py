@@ -33,7 +33,8 @@ from agentrun.domain.models import (
     Usage,
 )
 from agentrun.domain.status import ACTIVE, RunStatus, sources_for
-from agentrun.store.common import aware, decode_cursor, encode_cursor, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
 from agentrun.store.tables import EventRow, RunRow, ThreadRow
 
 runs_t = RunRow.__table__
@@ -122,6 +123,11 @@ class RunRepo:
                 await conn.execute(
                     sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now())
                 )
+                # Number the run only now that the thread is locked: a thread's queue runs in id
+                # order, so ids (and created_at) must follow the order its runs are inserted in.
+                # An id taken before the lock lets a later-numbered run commit, and start, first.
+                values = {**values, "id": new_id("run"), "created_at": now()}
+                queued_event.created_at = values["created_at"]
                 if reject_if_thread_busy:
                     busy = await conn.scalar(
                         sa.select(runs_t.c.id)
@@ -140,6 +146,8 @@ class RunRepo:
                         )
             await conn.execute(sa.insert(runs_t).values(last_seq=0, **values))
             await _append(conn, values["id"], [queued_event])
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.select(sa.func.pg_notify(QUEUE_CHANNEL, "")))
             return await self._get(conn, values["id"])
 
     async def by_idempotency_key(self, project_id: str, key: str) -> tuple[Run, str | None] | None:
@@ -490,6 +498,9 @@ async def _append(
         return None
     last = row[0]
     first = last - len(events) + 1
+    if conn.dialect.name == "postgresql":
+        # Delivered at commit, to every process: how another node's reader learns of these events.
+        await conn.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, run_id)))
     await conn.execute(
         sa.insert(events_t),
         [
