@@ -577,28 +577,43 @@ async def bounded(n: int, concurrency: int, fn, deadline: float) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK  # user nice system idle iowait irq softirq steal
+
+
 class Measure:
-    """Wall time, server CPU (process tree) and client CPU around one scenario."""
+    """Wall time, server CPU (process tree), client CPU, and CPU used by everything else around one
+    scenario: this machine is shared, so `others_cores` says how noisy the figures are."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
     def __enter__(self) -> Measure:
-        self.cpu0, self.client0, self.t0 = tree_cpu_s(self.pid), time.process_time(), time.perf_counter()
+        self.busy0, self.cpu0 = machine_busy_s(), tree_cpu_s(self.pid)
+        self.client0, self.t0 = time.process_time(), time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
         self.cpu = tree_cpu_s(self.pid) - self.cpu0
         self.client_cpu = time.process_time() - self.client0
+        self.others = machine_busy_s() - self.busy0 - self.cpu - self.client_cpu
 
     def per_run(self, runs: int) -> dict[str, float | None]:
-        if not runs:
-            return {"server_cpu_ms_per_run": None, "client_cpu_ms_per_run": None}
-        return {
-            "server_cpu_ms_per_run": 1000 * self.cpu / runs,
-            "client_cpu_ms_per_run": 1000 * self.client_cpu / runs,
+        out: dict[str, float | None] = {
+            "server_cores": self.cpu / self.wall,
+            "client_cores": self.client_cpu / self.wall,
+            "others_cores": max(0.0, self.others / self.wall),
+            "server_cpu_ms_per_run": None,
+            "client_cpu_ms_per_run": None,
         }
+        if runs:
+            out["server_cpu_ms_per_run"] = 1000 * self.cpu / runs
+            out["client_cpu_ms_per_run"] = 1000 * self.client_cpu / runs
+        return out
 
 
 async def warmup(t: Target, c: LoadClient, n: int) -> None:
@@ -748,13 +763,18 @@ async def scenario_d(t: Target, c: LoadClient, pid: int, z: Sizes) -> dict:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     hwm = sum(_status_kib(p, b"VmHWM:") for p in tree_pids(pid)) / 1024
+    unfinished = z.d_runs - tally.ok - tally.errors  # still running when the budget ran out
+    complete = tally.ok == z.d_runs
     return {
         "runs": z.d_runs,
         "created": created,
         "ok": tally.ok,
-        "errors": tally.errors,
+        "errors": tally.errors + unfinished,
+        "unfinished": unfinished,
         "error_samples": tally.samples,
-        "wall_s": (max(done_at) - m.t0) if done_at else None,
+        "incomplete": not complete,
+        # time to the last completion; when some runs never finished, the whole scenario time (a floor)
+        "wall_s": (max(done_at) - m.t0) if complete else m.wall,
         "scenario_s": m.wall,
         "peak_rss_mib": rss.peak_mib,
         "rss_samples": rss.samples,
@@ -811,6 +831,8 @@ async def bench_target(t: Target, z: Sizes, only_scenarios: str) -> dict:
 
 def _brief(key: str, r: dict) -> str:
     err = f", {r['errors']} errors" if r.get("errors") else ""
+    if (r.get("others_cores") or 0) > 0.2:
+        err += f" [NOISY: other processes used {r['others_cores']:.2f} cores]"
     cpu = r.get("server_cpu_ms_per_run")
     cpu_s = f", server CPU {cpu:.2f} ms/run" if cpu is not None else ""
     if key == "A":
@@ -869,11 +891,19 @@ def markdown(results: list[dict]) -> str:
     for name, scen, key, _hib, nd in ROWS:
         cells = [name]
         for lab in labels:
-            cells.append(_f(_get(by[lab], scen, key), nd))
+            more = ">" if key == "wall_s" and by[lab].get(scen, {}).get("incomplete") else ""
+            cells.append(more + _f(_get(by[lab], scen, key), nd))
         for a, b in ratios:
             va, vb = _get(by[a], scen, key), _get(by[b], scen, key)
             cells.append(f"{va / vb:.2f}x" if va is not None and vb else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    noise = ["others' CPU, max (cores)"]
+    for lab in labels:
+        vals = [by[lab].get(s, {}).get("others_cores") for s in "ABCD"]
+        vals = [v for v in vals if isinstance(v, int | float)]
+        noise.append(f"{max(vals):.2f}" if vals else "-")
+    noise += [""] * len(ratios)
+    lines.append("| " + " | ".join(noise) + " |")
     errs = ["errors (A/B/C/D)"]
     for lab in labels:
         errs.append("/".join(str(by[lab].get(s, {}).get("errors", "-")) for s in "ABCD"))
