@@ -881,11 +881,10 @@ def _get(res: dict, scen: str, key: str) -> float | None:
 def markdown(results: list[dict]) -> str:
     labels = [r["label"] for r in results]
     by = {r["label"]: r for r in results}
-    ratios = [
-        (a, b) for a in labels if a.startswith("agentrun") for b in ("langgraph", "baseline") if b in by
-    ]
-    if "langgraph" in by and "baseline" in by:
-        ratios.append(("langgraph", "baseline"))
+    ratios: list[tuple[str, str]] = []
+    for a in (lab for lab in labels if lab.startswith("agentrun")):
+        refs = ("langgraph", "baseline") if a == "agentrun exit" else ("langgraph", "agentrun exit")
+        ratios += [(a, b) for b in refs if b in by]
     head = ["metric", *labels, *[f"{a} / {b}" for a, b in ratios]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, scen, key, _hib, nd in ROWS:
