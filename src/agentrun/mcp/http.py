@@ -13,6 +13,7 @@ the request scope, where the tools read it: every tool call is scoped to that pr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -92,12 +93,32 @@ class McpEndpoint:
             max_request_body_size=self._settings.limits.max_body_bytes,
         )
         manager = self.server.session_manager
-        async with manager.run():
-            self._manager = manager
-            try:
-                yield
-            finally:
-                self._manager = None
+        # The manager's task group must be entered and exited by one task. A lifespan may start
+        # in one task and end in another (test harnesses that drive lifespan_context from async
+        # fixtures do), so a task of its own hosts the manager for the app's lifetime.
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def host() -> None:
+            async with manager.run():
+                self._manager = manager
+                started.set()
+                try:
+                    await stop.wait()
+                finally:
+                    self._manager = None
+
+        task = asyncio.create_task(host(), name="agentrun-mcp-session-manager")
+        ready = asyncio.create_task(started.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            ready.cancel()
+            await task  # raises what stopped the manager from starting
+            raise RuntimeError("the MCP session manager stopped before it started")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         manager = self._manager
