@@ -392,6 +392,9 @@ class LangGraph(Target):
 
     def server(self) -> Server:
         ensure_langgraph()
+        # `langgraph dev` pickles its in-memory runs/threads/checkpoints here and reloads them at
+        # start; its queue scans every stored run, so leftovers from an earlier bench would slow it.
+        shutil.rmtree(BENCH / "langgraph_app" / ".langgraph_api", ignore_errors=True)
         port = free_port()
         cmd = [
             str(LG_VENV / "bin" / "langgraph"),
