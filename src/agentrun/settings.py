@@ -30,6 +30,10 @@ class LimitSettings(BaseModel):
     default_max_turns: int = Field(
         50, ge=1, description="Model requests per run when neither run nor agent sets it."
     )
+    max_queued_per_project: int = Field(
+        10_000, ge=1, description="Queued runs a project may have; more -> 429 with Retry-After."
+    )
+    retention_days: float = Field(30.0, gt=0, description="Finished runs and their events older than this are deleted.")
 
     @model_validator(mode="after")
     def _pages(self) -> LimitSettings:

@@ -6,8 +6,11 @@ store are the real ones; only the model is scripted.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -56,9 +59,37 @@ async def api(backend: str, tmp_path, settings_overrides) -> AsyncIterator[AppUn
     with backend_env(backend, tmp_path) as env:
         settings = make_settings(env, **settings_overrides)
         app = create_app(settings)
-        async with app.router.lifespan_context(app):
+        async with running_lifespan(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://agentrun.test", timeout=30
             ) as client:
                 yield AppUnderTest(client, settings, app)
+
+
+@asynccontextmanager
+async def running_lifespan(app: Any) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own, as a server does.
+
+    pytest-asyncio may finalize a fixture in another task than the one that set it up; anyio
+    task groups in the lifespan (the MCP session manager's) must be entered and exited in one.
+    """
+    started = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def hold() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # raises the startup error
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

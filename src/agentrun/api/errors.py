@@ -51,7 +51,9 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentrunError)
     async def _agentrun_error(_: Request, exc: AgentrunError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.code is ErrorCode.unauthorized else None
+        headers = dict(exc.headers)
+        if exc.code is ErrorCode.unauthorized:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

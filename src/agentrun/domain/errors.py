@@ -72,11 +72,14 @@ STATUS_OF: dict[ErrorCode, int] = {
 class AgentrunError(Exception):
     """A failure with a stable code, a message that says what to fix, and optional details."""
 
-    def __init__(self, code: ErrorCode, message: str, details: Any = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
     @property
     def http_status(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import AgentCreate
@@ -11,6 +11,7 @@ from agentrun.engine.durable import DurableEngine
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.keys import DEFAULT_PROJECT, KeyService
+from agentrun.services.metrics import Metrics
 from agentrun.services.runs import RunService
 from agentrun.services.threads import ThreadService
 from agentrun.services.worker import Worker
@@ -42,6 +43,7 @@ class Services:
     worker: Worker | None
     engine: DurableEngine | None
     listener: PgListener | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def close(self) -> None:
         if self.listener is not None:
@@ -63,18 +65,20 @@ async def open_services(settings: Settings) -> Services:
     threads = ThreadService(store, agents)
     keys = KeyService(store, settings)
     worker = engine = None
+    metrics = Metrics()
     if settings.run_worker:
         executor_id = settings.resolved_executor_id()
         engine = DurableEngine(
             system_database_url=settings.dbos_url, executor_id=executor_id, app_version=settings.app_version
         )
-        worker = Worker(store, engine, bus, settings, executor_id)
+        worker = Worker(store, engine, bus, settings, executor_id, metrics)
         worker.register()
         engine.launch()
         await worker.start()
         runs.dispatcher = worker
-    services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine)
+    services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine, metrics=metrics)
     if store.dialect == "postgresql":
+
         def on_run(run_id: str) -> None:
             bus.notify(run_id)
             if worker is not None:

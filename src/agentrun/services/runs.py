@@ -106,6 +106,7 @@ class RunService:
             if found is not None:
                 return self._replay(found, digest, idempotency_key), False
 
+        await self._check_queue_depth(project_id)
         agent, revision = await self._agents.for_run(project_id, body.agent, body.revision)
         definition = revision.definition
         if body.input is not None:
@@ -165,6 +166,17 @@ class RunService:
             )
         self.dispatcher.poke()
         return run, True
+
+    async def _check_queue_depth(self, project_id: str) -> None:
+        limit = self._settings.limits.max_queued_per_project
+        queued = await self._store.runs.count_queued(project_id)
+        if queued >= limit:
+            raise AgentrunError(
+                ErrorCode.rate_limited,
+                f"The project has {queued} queued runs, the limit is {limit}; retry after some finish.",
+                {"queued": queued, "limit": limit},
+                headers={"Retry-After": "5"},
+            )
 
     def _replay(self, found: tuple[Run, str | None], digest: str, key: str) -> Run:
         run, stored_digest = found

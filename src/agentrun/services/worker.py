@@ -14,6 +14,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from datetime import timedelta
 from typing import Any
 
 from pydantic_ai import Agent
@@ -37,11 +39,15 @@ from agentrun.runtime.events import handle_stream
 from agentrun.runtime.providers import resolve_model
 from agentrun.services.bus import RunBus
 from agentrun.services.emitter import RunEmitter, RunFenced
+from agentrun.services.metrics import Metrics
 from agentrun.settings import Settings
+from agentrun.store.common import now
 from agentrun.store.runs import NewEvent
 from agentrun.store.store import Store
 
 log = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 600.0
 
 
 class _Stop(Exception):
@@ -50,7 +56,13 @@ class _Stop(Exception):
 
 class Worker:
     def __init__(
-        self, store: Store, engine: DurableEngine, bus: RunBus, settings: Settings, executor_id: str
+        self,
+        store: Store,
+        engine: DurableEngine,
+        bus: RunBus,
+        settings: Settings,
+        executor_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
@@ -65,6 +77,8 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._metrics = metrics or Metrics()
+        self._last_retention = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -190,6 +204,9 @@ class Worker:
                 await self._heartbeat()
                 await self.take_over_dead()
                 await self.reap()
+                if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
+                    self._last_retention = time.monotonic()
+                    await self.apply_retention()
             except Exception:  # keep heartbeating through a store hiccup
                 log.exception("maintenance pass failed")
 
@@ -244,6 +261,17 @@ class Worker:
                 reaped += 1
                 self._bus.notify(run_id)
         return reaped
+
+    async def apply_retention(self) -> int:
+        """Delete finished runs (events, engine records) older than ``limits.retention_days``."""
+        cutoff = now() - timedelta(days=self._settings.limits.retention_days)
+        deleted = 0
+        while True:
+            ids = await self._store.runs.delete_finished_before(cutoff)
+            if not ids:
+                return deleted
+            await self._engine.delete(ids)
+            deleted += len(ids)
 
     async def _recover_owned(self) -> None:
         """Runs this executor owned when it last stopped.
@@ -371,7 +399,13 @@ class Worker:
             before=[NewEvent(EventType.usage, data=total.model_dump())],
         )
         if done is not None:
+            self._observe(done)
             self._bus.notify(run_id)
+
+    def _observe(self, run: Run) -> None:
+        if run.started_at and run.finished_at:
+            self._metrics.run_duration.observe((run.finished_at - run.started_at).total_seconds())
+            self._metrics.queue_wait.observe((run.started_at - run.created_at).total_seconds())
 
     def _agent_for(self, run: Run, definition: Any, durable: bool) -> Agent[RunDeps, Any]:
         key = (run.agent_id, run.revision, durable)
@@ -396,7 +430,14 @@ class Worker:
         from agentrun.runtime.tools import build_toolsets, wrap_function_toolsets
 
         toolsets = build_toolsets(definition.tools, self._settings.tools)
-        return wrap_function_toolsets(toolsets, self._engine.call_tool)
+        return wrap_function_toolsets(toolsets, self._timed_tool_call)
+
+    async def _timed_tool_call(self, name: str, call: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return await self._engine.call_tool(name, call)
+        finally:
+            self._metrics.tool_step.observe(time.monotonic() - started)
 
     async def _finish_error(self, run_id: str, status: RunStatus, code: str, message: str) -> None:
         event_type = {

@@ -211,6 +211,42 @@ class RunRepo:
             next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
         )
 
+    async def count_queued(self, project_id: str) -> int:
+        async with self._engine.connect() as conn:
+            return int(
+                await conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(runs_t)
+                    .where(runs_t.c.project_id == project_id, runs_t.c.status == RunStatus.queued.value)
+                )
+                or 0
+            )
+
+    async def counts_by_status(self) -> dict[str, int]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(sa.select(runs_t.c.status, sa.func.count()).group_by(runs_t.c.status))
+            ).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def delete_finished_before(self, cutoff: datetime, batch: int = 500) -> list[str]:
+        """Delete up to ``batch`` finished runs (with their events) that ended before ``cutoff``."""
+        terminal = [s.value for s in RunStatus if s.terminal]
+        async with self._engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.scalars(
+                        sa.select(runs_t.c.id)
+                        .where(runs_t.c.status.in_(terminal), runs_t.c.finished_at < cutoff)
+                        .limit(batch)
+                    )
+                ).all()
+            )
+            if ids:
+                await conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
+                await conn.execute(sa.delete(runs_t).where(runs_t.c.id.in_(ids)))
+        return ids
+
     async def thread_runs(self, thread_id: str) -> list[tuple[Run, Any]]:
         """All runs of a thread in order, with the model messages each one added."""
         async with self._engine.connect() as conn:
