@@ -180,6 +180,7 @@ async def test_legacy_per_agent_endpoint_has_the_same_shape(api) -> None:  # typ
         ({"prompt": "a", "config": {"maxTurns": 0}}, "config.maxTurns"),
         ({"prompt": "a", "config": {"max_turns": 3}}, "config.max_turns"),
         ({"prompt": "a", "sandbox": True}, "sandbox"),
+        ({"prompt": "a", "threadId": "t" * 65}, "threadId"),
         ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
     ],
 )

@@ -52,7 +52,7 @@ class RunBody(Strict):
     agent: str = Field(description="Agent slug or ID.")
     prompt: str | None = None
     messages: list[Message] | None = None
-    threadId: str | None = Field(None, min_length=1, max_length=200)
+    threadId: str | None = Field(None, min_length=1, max_length=64)
     stream: bool = True
     config: RunOverrides | None = None
     metadata: dict[str, Any] | None = None
