@@ -986,6 +986,13 @@ def machine() -> dict:
             text=True,
             timeout=10,
         ).stdout.strip()
+    with contextlib.suppress(Exception):  # the server measured is the work tree, not HEAD
+        info["agentrun_src_changes"] = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.count("\n")
     with contextlib.suppress(Exception):
         out = subprocess.run(
             [str(LG_VENV / "bin" / "pip"), "list", "--format=json"],
