@@ -20,13 +20,15 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp import Client
 from tests.support.live import LiveServer
 
+# Generous: a server start launches DBOS, slow when other suites load the machine.
+START_TIMEOUT_S = 90
 BOOTSTRAP_KEY_RE = re.compile(r"created admin API key .*: (ar_\S+)")
 
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server on loopback in the default ``auto`` auth mode: keyless local access."""
-    server = LiveServer(tmp_path_factory.mktemp("mcp-open") / "data").start()
+    server = LiveServer(tmp_path_factory.mktemp("mcp-open") / "data").start(timeout=START_TIMEOUT_S)
     try:
         yield server
     finally:
@@ -38,7 +40,7 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     """A server that requires API keys (it prints one bootstrap admin key at start)."""
     server = LiveServer(
         tmp_path_factory.mktemp("mcp-keyed") / "data", extra_env={"AGENTRUN_AUTH_MODE": "required"}
-    ).start()
+    ).start(timeout=START_TIMEOUT_S)
     try:
         yield server
     finally:

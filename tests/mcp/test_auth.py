@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -89,3 +91,19 @@ async def test_calls_are_scoped_to_the_key_project(keyed_server: LiveServer) -> 
         assert {a["slug"] for a in (await ok(client, "list_agents", {}))["agents"]} == {own_slug}
         own = await ok(client, "run_agent", {"agent_id": own_slug, "prompt": "ours"})
         assert (await wait_done(client, own["execution_id"]))["status"] == "completed"
+
+
+async def test_a_thread_id_of_another_project_is_refused(keyed_server: LiveServer) -> None:
+    default_headers = {"Authorization": f"Bearer {bootstrap_key(keyed_server)}"}
+    other_headers = {"Authorization": f"Bearer {project_key(keyed_server, 'mcp-threads')}"}
+    thread_id = str(uuid.uuid4())
+    async with mcp_client(keyed_server, headers=default_headers) as client:
+        first = await ok(client, "run_agent", {"agent_id": "demo", "prompt": "a", "thread_id": thread_id})
+        await wait_done(client, first["execution_id"])
+    other_slug = create_agent(keyed_server, "test", headers=other_headers)
+    async with mcp_client(keyed_server, headers=other_headers) as client:
+        args = {"agent_id": other_slug, "prompt": "b", "thread_id": thread_id}
+        text = await error_text(client, "run_agent", args)
+    assert f"thread_id {thread_id!r} cannot be used" in text
+    thread = httpx.get(f"{keyed_server.url}/v1/threads/{thread_id}", headers=default_headers).json()
+    assert thread["run_count"] == 1

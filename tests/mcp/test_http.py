@@ -16,6 +16,9 @@ from tests.support.live import LiveServer
 pytestmark = pytest.mark.slow
 
 TOOLS = {"run_agent", "get_run_status", "get_run_logs", "list_agents", "cancel_run"}
+# Slow enough that it cannot finish between two tool calls even on a loaded machine; the tests
+# cancel it (the offline model's sleep stops at once on cancel).
+SLOW_MODEL = "test:sleep-60000"
 RUN_AGENT_DOC = (
     "Start an asynchronous agent run and return immediately.\n\n"
     "Returns an execution_id — use get_run_status to poll for completion or get_run_logs to fetch "
@@ -78,13 +81,14 @@ async def test_run_agent_then_poll_status_to_the_result(open_server: LiveServer,
 
 
 async def test_run_agent_returns_while_a_slow_run_is_still_going(open_server: LiveServer) -> None:
-    slug = create_agent(open_server, "test:sleep-2000")
+    slug = create_agent(open_server, SLOW_MODEL)
     async with mcp_client(open_server) as client:
         started = await ok(client, "run_agent", {"agent_id": slug, "prompt": "take your time"})
         status = await ok(client, "get_run_status", {"execution_id": started["execution_id"]})
         assert status["status"] in ("queued", "running")
         assert status["done"] is False and status["result"] is None
         await ok(client, "cancel_run", {"execution_id": started["execution_id"]})
+        assert (await wait_done(client, started["execution_id"]))["status"] == "cancelled"
 
 
 async def test_get_run_logs_returns_the_ordered_event_log(open_server: LiveServer) -> None:
@@ -103,7 +107,7 @@ async def test_get_run_logs_returns_the_ordered_event_log(open_server: LiveServe
 
 
 async def test_cancel_run_cancels_a_slow_run(open_server: LiveServer) -> None:
-    slug = create_agent(open_server, "test:sleep-2000")
+    slug = create_agent(open_server, SLOW_MODEL)
     async with mcp_client(open_server) as client:
         started = await ok(client, "run_agent", {"agent_id": slug, "prompt": "never mind"})
         cancelled = await ok(client, "cancel_run", {"execution_id": started["execution_id"]})
@@ -131,6 +135,8 @@ async def test_invalid_ids_are_tool_errors_naming_the_id(open_server: LiveServer
         for tool in ("get_run_status", "get_run_logs", "cancel_run"):
             text = await error_text(client, tool, {"execution_id": "run_doesnotexist"})
             assert "No run with id 'run_doesnotexist'" in text, (tool, text)
+        text = await error_text(client, "run_agent", {"agent_id": "demo"})
+        assert "prompt" in text and "required" in text
         # The connection is still fine after the errors.
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
 
