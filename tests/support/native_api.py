@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -47,15 +47,47 @@ def shared_api(**settings_overrides: Any) -> Any:
         with backend_env(request.param, tmp_path_factory.mktemp(request.param)) as env:
             settings = make_settings(env, **settings_overrides)
             app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://agentrun.test", timeout=30) as c:
-                    yield AppUnderTest(c, settings, app)
-        # DBOS makes its thread pool the loop's default executor and shuts it down on destroy;
-        # the next app in this module's loop needs a live one (asyncio.to_thread).
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+            try:
+                async with _lifespan(app):
+                    transport = httpx.ASGITransport(app=app)
+                    async with httpx.AsyncClient(
+                        transport=transport, base_url="http://agentrun.test", timeout=30
+                    ) as client:
+                        yield AppUnderTest(client, settings, app)
+            finally:
+                # DBOS makes its thread pool the loop's default executor and shuts it down on
+                # destroy; the next app in this module's loop needs a live one (asyncio.to_thread).
+                asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
 
     return api
+
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own.
+
+    pytest-asyncio sets a fixture up and tears it down in different tasks; parts of the lifespan
+    (anyio task groups, e.g. the MCP session manager) must be exited in the task that entered them.
+    """
+    started = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def hold() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold(), name="app-lifespan")
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        waiter.cancel()
+        await task  # startup failed: raise its error
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def unique(prefix: str) -> str:
