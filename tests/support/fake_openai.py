@@ -111,6 +111,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._replies: list[Reply] = []
+        self._arrivals: list[float] = []
         self._server = ThreadedServer(self.app(), port=port)
 
     # -- what tests read ------------------------------------------------------------------------
@@ -130,6 +131,12 @@ class FakeOpenAI:
         """The JSON bodies received, in order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def arrivals(self) -> list[float]:
+        """When each request arrived (``time.time()``), in the order of ``requests``."""
+        with self._lock:
+            return list(self._arrivals)
 
     @property
     def replies(self) -> list[Reply]:
@@ -173,6 +180,7 @@ class FakeOpenAI:
         with self._lock:
             sequence = len(self._requests)
             self._requests.append(body)
+            self._arrivals.append(time.time())
         index = self._turn_index(body, sequence)
         turn = self.turns[min(index, len(self.turns) - 1)]
         if turn.delay_s:

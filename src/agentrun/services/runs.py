@@ -198,7 +198,17 @@ class RunService:
                     f"No thread with id {body.thread_id!r}; create it with POST /v1/threads or omit thread_id.",
                     {"thread_id": body.thread_id},
                 )
-            await self._store.threads.create(project_id, agent_id, None, {}, thread_id=body.thread_id)
+            try:
+                await self._store.threads.create(project_id, agent_id, None, {}, thread_id=body.thread_id)
+            except IntegrityError as exc:
+                # Either a concurrent request created it for us (fine) or the id is taken
+                # elsewhere: thread ids are global, so the caller must pick another.
+                if await self._store.threads.find(project_id, body.thread_id) is None:
+                    raise AgentrunError(
+                        ErrorCode.conflict,
+                        f"The thread id {body.thread_id!r} is not available; choose another.",
+                        {"thread_id": body.thread_id},
+                    ) from exc
             return
         if body.multitask is Multitask.interrupt:
             for other in await self._store.runs.active_on_thread(body.thread_id):
