@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from agentrun.cli import agents, runs, server, threads
+from agentrun.cli import agents, ops, runs, server, threads
 from agentrun.cli._app import Group, State, out
 
 app = typer.Typer(
@@ -57,6 +57,9 @@ app.command("logs", help="A run's events (same as `agentrun runs logs`).")(runs.
 app.add_typer(agents.app, name="agents")
 app.add_typer(runs.app, name="runs")
 app.add_typer(threads.app, name="threads")
+app.add_typer(ops.db_app, name="db")
+app.add_typer(ops.keys_app, name="keys")
+app.command("mcp")(ops.mcp)
 
 
 if __name__ == "__main__":
