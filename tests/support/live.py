@@ -86,6 +86,7 @@ class LiveServer:
                 except httpx.HTTPError:
                     pass
             time.sleep(0.1)
+        self.kill()  # never leak a process the caller cannot stop
         raise RuntimeError(f"server not ready in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
