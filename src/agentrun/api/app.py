@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from agentrun import __version__
 from agentrun.api import compat
+from agentrun.api.console import mount_console
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
 from agentrun.api.routes import agents, health, keys, runs, threads
@@ -47,4 +48,5 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     # MCP (streamable HTTP) at /mcp, same API keys; chains its session manager into the lifespan.
     mount_mcp(app, settings)
+    mount_console(app)
     return app
