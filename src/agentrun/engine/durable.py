@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
@@ -43,7 +44,8 @@ class DurableEngine:
             "system_database_url": system_database_url,
             "executor_id": executor_id,
             "application_version": app_version,
-            "log_level": "WARNING",
+            # DBOS logs a multi-kilobyte state dump as a WARNING on every cancel; errors only.
+            "log_level": "ERROR",
             "notification_listener_polling_interval_sec": 0.05,
         }
         if system_database_url.startswith("sqlite"):
@@ -102,12 +104,29 @@ class DurableEngine:
         if self._launched:
             DBOS.destroy(destroy_registry=True)
             self._launched = False
+            # DBOS made its thread pool the loop's default executor and just shut it down;
+            # give the loop a working one back so code after us can still use to_thread.
+            try:
+                asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+            except RuntimeError:
+                pass  # not inside a loop: nothing to restore
 
     async def start(self, run_id: str) -> None:
         """Start (or re-attach to) the durable workflow of a run; the workflow id is the run id."""
         assert self._workflow is not None, "register() first"
         with SetWorkflowID(run_id):
             await DBOS.start_workflow_async(self._workflow, run_id)
+
+    async def ensure_started(self, run_id: str) -> bool:
+        """Start the run's workflow unless DBOS already has it (then its recovery resumes it).
+
+        Starting an existing workflow id again would run a second execution beside the one
+        DBOS recovery schedules; the two then fight over ownership. Returns True when started.
+        """
+        if await DBOS.get_workflow_status_async(run_id) is not None:
+            return False
+        await self.start(run_id)
+        return True
 
     async def cancel(self, run_id: str) -> None:
         """Mark the workflow cancelled so it is never resumed (the caller stops the running task)."""

@@ -45,6 +45,10 @@ class EventSink(Protocol):
 
     async def flush(self) -> None: ...
 
+    async def report_usage(
+        self, input_tokens: int, output_tokens: int, requests: int, tool_calls: int
+    ) -> None: ...
+
 
 @dataclass
 class RunDeps:
@@ -75,6 +79,8 @@ def _args(part: ToolCallPart) -> Any:
 async def handle_stream(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
     """The pydantic-ai ``event_stream_handler`` of every agentrun agent."""
     sink = ctx.deps.sink
+    # By the time the next handler call starts, the previous model response is counted.
+    await _report_usage(sink, ctx)
     texts: list[str] = []
     saw_tool_call = False
     async for event in stream:
@@ -85,8 +91,18 @@ async def handle_stream(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStr
     # Text the model wrote next to tool calls is its plan; text alone is its answer.
     text = "".join(texts)
     if text:
-        await sink.emit(EventType.planning if saw_tool_call else EventType.message, role="assistant", content=text)
+        await sink.emit(
+            EventType.planning if saw_tool_call else EventType.message, role="assistant", content=text
+        )
     await sink.flush()
+
+
+async def _report_usage(sink: EventSink, ctx: RunContext[RunDeps]) -> None:
+    usage = ctx.usage
+    if usage.requests:
+        await sink.report_usage(
+            usage.input_tokens or 0, usage.output_tokens or 0, usage.requests, usage.tool_calls
+        )
 
 
 async def _model_event(sink: EventSink, event: AgentStreamEvent, texts: list[str]) -> bool:
@@ -113,7 +129,11 @@ async def _tool_event(sink: EventSink, event: FunctionToolCallEvent | FunctionTo
         await sink.emit(
             EventType.tool_call,
             role="assistant",
-            data={"tool_call_id": event.part.tool_call_id, "name": event.part.tool_name, "args": _args(event.part)},
+            data={
+                "tool_call_id": event.part.tool_call_id,
+                "name": event.part.tool_name,
+                "args": _args(event.part),
+            },
         )
         return
     part = event.part
@@ -123,5 +143,9 @@ async def _tool_event(sink: EventSink, event: FunctionToolCallEvent | FunctionTo
     if not ok:
         data["error"] = content
     await sink.emit(
-        EventType.tool_result, role="tool", content=content, data=data, level=LogLevel.info if ok else LogLevel.warning
+        EventType.tool_result,
+        role="tool",
+        content=content,
+        data=data,
+        level=LogLevel.info if ok else LogLevel.warning,
     )

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from agentrun.domain.events import EventType, LogLevel
+from agentrun.domain.models import Usage
 from agentrun.services.bus import RunBus
 from agentrun.store.runs import NewEvent, RunRepo
 
@@ -27,6 +28,19 @@ class RunEmitter:
         self._executor_id = executor_id
         self._buffer: list[NewEvent] = []
         self._first_buffered = 0.0
+        self.usage: Usage | None = None  # the run's usage as last reported by the agent
+
+    async def report_usage(
+        self, input_tokens: int, output_tokens: int, requests: int, tool_calls: int
+    ) -> None:
+        """A ``usage`` event after each model request (cumulative totals, so a replay repeats
+        numbers, never inflates them)."""
+        if self.usage is not None and requests <= self.usage.requests:
+            return
+        self.usage = Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens, requests=requests, tool_calls=tool_calls
+        )
+        await self.emit(EventType.usage, data=self.usage.model_dump())
 
     async def emit(
         self,

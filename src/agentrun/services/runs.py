@@ -29,7 +29,7 @@ class Dispatcher(Protocol):
 
     def poke(self) -> None: ...
 
-    async def stop_run(self, run_id: str) -> None: ...
+    async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None: ...
 
 
 class NoDispatcher:
@@ -38,7 +38,7 @@ class NoDispatcher:
     def poke(self) -> None:
         return None
 
-    async def stop_run(self, run_id: str) -> None:
+    async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None:
         return None
 
 
@@ -314,7 +314,7 @@ class RunService:
                 run_id, project_id, NewEvent(EventType.log, content=f"cancel requested: {reason}")
             )
             self._bus.notify(run_id)
-        await self.dispatcher.stop_run(run_id)
+        await self.dispatcher.stop_run(run_id, reason)
         return await self._store.runs.get(run_id, project_id)
 
 

@@ -71,7 +71,8 @@ class Worker:
         self.executor_id = executor_id
         self._active: dict[str, asyncio.Task[Any]] = {}
         self._starting = 0
-        self._stopping: dict[str, RunStatus] = {}
+        self._stopping: dict[str, str] = {}  # run id -> why it is being cancelled
+        self._sinks: dict[str, RunEmitter] = {}
         self._agents: dict[tuple[str, int, bool], Agent[RunDeps, Any]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -181,12 +182,12 @@ class Worker:
             if run.status is RunStatus.cancelling and run.id in self._active and run.id not in self._stopping:
                 await self.stop_run(run.id)
 
-    async def stop_run(self, run_id: str) -> None:
+    async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None:
         """Stop a run executing here now: mark its workflow cancelled, then interrupt its task."""
         task = self._active.get(run_id)
         if task is None:
             return
-        self._stopping[run_id] = RunStatus.cancelled
+        self._stopping[run_id] = reason
         await self._engine.cancel(run_id)
         task.cancel()
 
@@ -231,8 +232,9 @@ class Worker:
                 taken += 1
                 self._bus.notify(run_id)
                 if durability == Durability.steps.value:
-                    await self._store.runs.adopt(run_id, self.executor_id)
-                    await self._engine.start(run_id)  # re-attaches when DBOS already re-enqueued it
+                    # Re-enqueued workflows run on whichever process dequeues them, which adopts
+                    # the run; a run claimed but never started gets its workflow here.
+                    await self._engine.ensure_started(run_id)
                 else:
                     await self._finish_error(
                         run_id,
@@ -282,7 +284,7 @@ class Worker:
         """
         for run in await self._store.runs.owned_active(self.executor_id):
             if run.durability is Durability.steps:
-                await self._engine.start(run.id)
+                await self._engine.ensure_started(run.id)  # DBOS launch already resumed the rest
             else:
                 await self._finish_error(
                     run.id,
@@ -302,12 +304,18 @@ class Worker:
         try:
             await self._run(run_id)
         except asyncio.CancelledError:
-            status = self._stopping.get(run_id)
-            if status is None:
+            reason = self._stopping.get(run_id)
+            if reason is None:
                 raise  # shutdown: leave the run active so it is recovered
-            await self._finish_error(run_id, status, "cancelled", "cancelled by request")
+            await self._finish_error(run_id, RunStatus.cancelled, "cancelled", reason)
         except CANCELLED_ERRORS:
-            await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled by request")
+            reason = self._stopping.get(run_id)
+            if reason is None:
+                # Not our cancel: this execution lost the workflow to another one (a takeover);
+                # that one owns the run now, so write nothing.
+                log.warning("run %s: this execution no longer owns its workflow; stopping it", run_id)
+                return
+            await self._finish_error(run_id, RunStatus.cancelled, "cancelled", reason)
         except RunFenced:
             log.warning("run %s is no longer ours to write; stopped", run_id)
         except Exception as exc:  # a bug or a store failure outside the agent: fail the run, loudly
@@ -316,6 +324,7 @@ class Worker:
         finally:
             self._active.pop(run_id, None)
             self._stopping.pop(run_id, None)
+            self._sinks.pop(run_id, None)
             self._wake.set()
 
     async def _run(self, run_id: str) -> None:
@@ -331,6 +340,7 @@ class Worker:
         durable = run.durability is Durability.steps and self._engine.in_workflow()
         agent = self._agent_for(run, revision.definition, durable)
         sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
+        self._sinks[run_id] = sink
         history: list[Any] = []
         if run.thread_id:
             history = history_from_json(await self._store.runs.thread_history(run.thread_id, run.id))
@@ -396,7 +406,7 @@ class Worker:
             usage=total,
             iterations=usage.requests,
             new_messages=_jsonable(result.new_messages_json()),
-            before=[NewEvent(EventType.usage, data=total.model_dump())],
+            before=[] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())],
         )
         if done is not None:
             self._observe(done)
@@ -446,6 +456,8 @@ class Worker:
             RunStatus.timed_out: EventType.run_timed_out,
         }[status]
         error = RunError(code=code, message=message)
+        sink = self._sinks.get(run_id)
+        usage = sink.usage if sink is not None else None
         done = await self._store.runs.finish(
             run_id,
             status,
@@ -457,6 +469,8 @@ class Worker:
             ),
             executor_id=self.executor_id,
             error=error,
+            usage=usage,
+            iterations=usage.requests if usage is not None else None,
         )
         if done is not None:
             self._bus.notify(run_id)

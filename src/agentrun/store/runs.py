@@ -340,8 +340,15 @@ class RunRepo:
                 )
                 if result.rowcount != 1:
                     return None
+                run = await self._get(conn, run_id)
+                started.data = {
+                    **(started.data or {}),
+                    "model": run.model,
+                    "offline": run.offline,
+                    "attempt": run.attempt,
+                }
                 await _append(conn, run_id, [started])
-                return await self._get(conn, run_id)
+                return run.model_copy(update={"last_seq": run.last_seq + 1})
         except IntegrityError:
             return None
 
