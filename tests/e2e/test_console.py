@@ -182,6 +182,51 @@ def test_start_runs_from_the_form_and_watch_events_live(
     assert errors.errors == []
 
 
+def test_event_stream_resumes_after_a_drop_with_last_event_id(
+    browser: Browser, live_server: LiveServer, api: httpx.Client
+) -> None:
+    run = api.post("/v1/runs", json={"agent": "demo", "prompt": "resume me"}).json()
+    assert run["status"] == "completed" and run["last_seq"] > 5
+    page, errors = open_console(browser, live_server)
+    # The console's own SSE client, with the network cut mid-message on the first connection.
+    result = page.evaluate(
+        """async (runId) => {
+            const { followEvents } = await import('/console/static/api.js');
+            const realFetch = window.fetch;
+            const calls = [];
+            window.fetch = async (url, init) => {
+                calls.push(init.headers['Last-Event-ID'] ?? null);
+                const response = await realFetch(url, init);
+                if (calls.length > 1) return response;
+                const reader = response.body.getReader();
+                let sent = 0;
+                const cut = new ReadableStream({
+                    async pull(controller) {
+                        const { value, done } = await reader.read();
+                        if (done || sent > 600) { reader.cancel(); controller.close(); return; }
+                        const part = sent + value.length > 650 ? value.slice(0, 650 - sent) : value;
+                        sent += part.length;
+                        controller.enqueue(part);
+                    },
+                });
+                return new Response(cut, { status: 200, headers: response.headers });
+            };
+            const seqs = [];
+            try {
+                await followEvents(runId, { onEvent: (e) => seqs.push(e.seq) });
+            } finally {
+                window.fetch = realFetch;
+            }
+            return { seqs, calls };
+        }""",
+        run["id"],
+    )
+    assert result["seqs"] == list(range(1, run["last_seq"] + 1))  # no gap, no repeat
+    assert result["calls"][0] is None
+    assert len(result["calls"]) == 2 and 1 <= int(result["calls"][1]) < run["last_seq"]
+    assert errors.errors == []
+
+
 def test_tool_calls_fold_arguments_and_results(
     browser: Browser, live_server: LiveServer, api: httpx.Client
 ) -> None:
