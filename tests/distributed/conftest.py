@@ -12,7 +12,7 @@ from tests.support.backends import fresh_postgres, pg_available
 from tests.support.live import LiveServer, live_worker
 
 # Fast liveness so takeover happens within a test's patience.
-FAST_LIVENESS = {"AGENTRUN_HEARTBEAT_S": "0.5", "AGENTRUN_DEAD_AFTER_S": "2", "AGENTRUN_REAP_AFTER_S": "60"}
+FAST_LIVENESS = {"AGENTRUN_HEARTBEAT_S": "1", "AGENTRUN_DEAD_AFTER_S": "4", "AGENTRUN_REAP_AFTER_S": "60"}
 
 
 @dataclass

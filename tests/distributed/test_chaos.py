@@ -82,7 +82,7 @@ def test_random_worker_kills_lose_nothing_and_repeat_only_in_flight_calls(tmp_pa
                         victim.kill()
                         kills.append(time.time())
                         if rng.random() < 0.5:
-                            time.sleep(3)  # long enough for the others to declare it dead and take over
+                            time.sleep(5)  # long enough for the others to declare it dead and take over
                         replacement = live_worker(victim.data_dir, f"worker-{victim_index}", cluster.env)
                         cluster.workers[victim_index] = replacement.start(60)
                     else:

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 WORKFLOW_NAME = "agentrun.run"
 TOOL_STEP_NAME = "agentrun.tool_call"
 
+# A run's workflow id is the run id; forks (see ensure_running) are "<run id>.fork-<n>".
+FORK_SEP = ".fork-"
+_UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+
 # Errors DBOS raises inside a workflow that was cancelled from outside.
 CANCELLED_ERRORS: tuple[type[BaseException], ...] = (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError)
 
@@ -117,23 +121,45 @@ class DurableEngine:
         with SetWorkflowID(run_id):
             await DBOS.start_workflow_async(self._workflow, run_id)
 
-    async def ensure_started(self, run_id: str) -> bool:
-        """Start the run's workflow unless DBOS already has it (then its recovery resumes it).
+    async def ensure_running(self, run_id: str) -> str:
+        """Make sure exactly one execution of the run's workflow exists or will exist.
 
-        Starting an existing workflow id again would run a second execution beside the one
-        DBOS recovery schedules; the two then fight over ownership. Returns True when started.
+        - no workflow yet: start it (``started``);
+        - pending or enqueued: DBOS recovery or its queue runs it (``pending``); starting it again
+          would create a second execution that fights the first for ownership;
+        - finished at DBOS while the run is still active (an execution was fenced off after a
+          worker was wrongly declared dead): fork it from its last recorded step under a new id
+          (``forked``), so recorded model and tool steps are still not repeated.
         """
-        if await DBOS.get_workflow_status_async(run_id) is not None:
-            return False
-        await self.start(run_id)
-        return True
+        latest = await self._latest_workflow(run_id)
+        if latest is None:
+            await self.start(run_id)
+            return "started"
+        if latest.status in _UNFINISHED:
+            return "pending"
+        steps = await DBOS.list_workflow_steps_async(latest.workflow_id)
+        forks = await DBOS.list_workflows_async(workflow_id_prefix=f"{run_id}{FORK_SEP}")
+        with SetWorkflowID(f"{run_id}{FORK_SEP}{len(forks) + 1}"):
+            await DBOS.fork_workflow_async(latest.workflow_id, len(steps) + 1)
+        return "forked"
 
-    async def cancel(self, run_id: str) -> None:
+    @staticmethod
+    async def _latest_workflow(run_id: str) -> Any:
+        found = await DBOS.list_workflows_async(
+            workflow_id_prefix=run_id, sort_desc=True, load_input=False, load_output=False
+        )
+        return found[0] if found else None
+
+    @staticmethod
+    def current_workflow_id() -> str | None:
+        return DBOS.workflow_id
+
+    async def cancel(self, workflow_id: str) -> None:
         """Mark the workflow cancelled so it is never resumed (the caller stops the running task)."""
         try:
-            await DBOS.cancel_workflow_async(run_id)
+            await DBOS.cancel_workflow_async(workflow_id)
         except Exception as exc:  # a run that never got a workflow (exit mode) has nothing to cancel
-            log.debug("cancel_workflow %s: %s", run_id, exc)
+            log.debug("cancel_workflow %s: %s", workflow_id, exc)
 
     @staticmethod
     async def recover_executor(executor_id: str) -> None:

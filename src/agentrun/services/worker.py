@@ -73,6 +73,7 @@ class Worker:
         self._starting = 0
         self._stopping: dict[str, str] = {}  # run id -> why it is being cancelled
         self._sinks: dict[str, RunEmitter] = {}
+        self._workflow_ids: dict[str, str] = {}  # run id -> the workflow (or fork) executing it
         self._agents: dict[tuple[str, int, bool], Agent[RunDeps, Any]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -188,7 +189,7 @@ class Worker:
         if task is None:
             return
         self._stopping[run_id] = reason
-        await self._engine.cancel(run_id)
+        await self._engine.cancel(self._workflow_ids.get(run_id, run_id))
         task.cancel()
 
     # --- liveness, takeover, reaping --------------------------------------------------------
@@ -234,7 +235,7 @@ class Worker:
                 if durability == Durability.steps.value:
                     # Re-enqueued workflows run on whichever process dequeues them, which adopts
                     # the run; a run claimed but never started gets its workflow here.
-                    await self._engine.ensure_started(run_id)
+                    await self._engine.ensure_running(run_id)
                 else:
                     await self._finish_error(
                         run_id,
@@ -247,7 +248,13 @@ class Worker:
     async def reap(self) -> int:
         """Fail runs that were released for takeover but that no worker resumed in time."""
         reaped = 0
-        for run_id in await self._store.runs.unadopted(self._settings.reap_after_s):
+        for run_id, durability in await self._store.runs.unadopted(self._settings.reap_after_s):
+            if (
+                durability == Durability.steps.value
+                and await self._engine.ensure_running(run_id) != "pending"
+            ):
+                await self._store.runs.touch_orphaned(run_id)  # a new execution: give it a new window
+                continue
             done = await self._store.runs.finish(
                 run_id,
                 RunStatus.failed,
@@ -284,7 +291,7 @@ class Worker:
         """
         for run in await self._store.runs.owned_active(self.executor_id):
             if run.durability is Durability.steps:
-                await self._engine.ensure_started(run.id)  # DBOS launch already resumed the rest
+                await self._engine.ensure_running(run.id)  # DBOS launch already resumed the pending ones
             else:
                 await self._finish_error(
                     run.id,
@@ -300,7 +307,16 @@ class Worker:
         """The body of one run (the DBOS workflow for ``steps``, a plain task for ``exit``)."""
         task = asyncio.current_task()
         assert task is not None
+        stale = self._active.get(run_id)
+        if stale is not None and stale is not task:
+            # A second execution of a run this process already executes (its worker was wrongly
+            # declared dead and the workflow re-enqueued here): one at a time. The stale one
+            # stops at its next fenced write; then this one adopts the run and continues.
+            await asyncio.wait([stale])
         self._active[run_id] = task
+        workflow_id = self._engine.current_workflow_id()
+        if workflow_id is not None:
+            self._workflow_ids[run_id] = workflow_id
         try:
             await self._run(run_id)
         except asyncio.CancelledError:
@@ -322,9 +338,11 @@ class Worker:
             log.exception("run %s crashed", run_id)
             await self._finish_error(run_id, RunStatus.failed, "internal", f"{type(exc).__name__}: {exc}")
         finally:
-            self._active.pop(run_id, None)
-            self._stopping.pop(run_id, None)
-            self._sinks.pop(run_id, None)
+            if self._active.get(run_id) is task:
+                self._active.pop(run_id, None)
+                self._stopping.pop(run_id, None)
+                self._sinks.pop(run_id, None)
+                self._workflow_ids.pop(run_id, None)
             self._wake.set()
 
     async def _run(self, run_id: str) -> None:

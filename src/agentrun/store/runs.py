@@ -33,6 +33,7 @@ from agentrun.domain.models import (
     Usage,
 )
 from agentrun.domain.status import ACTIVE, RunStatus, sources_for
+from agentrun.store import webhooks
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
 from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
 from agentrun.store.tables import EventRow, RunRow, ThreadRow
@@ -409,22 +410,29 @@ class RunRepo:
             )
             return result.rowcount == 1
 
-    async def unadopted(self, older_than_s: float) -> list[str]:
-        """Orphaned runs nobody adopted in time: the reaper fails them."""
+    async def unadopted(self, older_than_s: float) -> list[tuple[str, str]]:
+        """Orphaned runs nobody adopted in time, as (run_id, durability)."""
         from datetime import timedelta
 
         threshold = now() - timedelta(seconds=older_than_s)
         async with self._engine.connect() as conn:
-            return list(
-                (
-                    await conn.scalars(
-                        sa.select(runs_t.c.id).where(
-                            runs_t.c.executor_id.is_(None),
-                            runs_t.c.status.in_(_ACTIVE),
-                            runs_t.c.orphaned_at < threshold,
-                        )
+            rows = (
+                await conn.execute(
+                    sa.select(runs_t.c.id, runs_t.c.durability).where(
+                        runs_t.c.executor_id.is_(None),
+                        runs_t.c.status.in_(_ACTIVE),
+                        runs_t.c.orphaned_at < threshold,
                     )
-                ).all()
+                )
+            ).all()
+        return [(r.id, r.durability) for r in rows]
+
+    async def touch_orphaned(self, run_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.id == run_id, runs_t.c.executor_id.is_(None))
+                .values(orphaned_at=now())
             )
 
     # --- writes from the executor (fenced) ------------------------------------------------
@@ -484,7 +492,9 @@ class RunRepo:
             if (await conn.execute(query.values(**values))).rowcount != 1:
                 return None
             await _append(conn, run_id, [*before, event])
-            return await self._get(conn, run_id)
+            run = await self._get(conn, run_id)
+            await webhooks.enqueue_for_run(conn, run, event.type.value)  # webhooks commit with the run's end
+            return run
 
     async def mark_cancelling(self, run_id: str, project_id: str, event: NewEvent) -> bool:
         async with self._engine.begin() as conn:
