@@ -790,7 +790,68 @@ def _ms(v: float | None) -> float | None:
     return None if v is None else v * 1000
 
 
-async def bench_target(t: Target, z: Sizes, only_scenarios: str) -> dict:
+PROF_VENV = BENCH / ".venv-prof"
+
+
+def ensure_py_spy() -> Path:
+    exe = PROF_VENV / "bin" / "py-spy"
+    if not exe.exists():
+        print(f"installing py-spy into {PROF_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PROF_VENV)], check=True, capture_output=True)
+        subprocess.run(
+            [str(PROF_VENV / "bin" / "pip"), "install", "-q", "py-spy"], check=True, capture_output=True
+        )
+    return exe
+
+
+class Profiler:
+    """py-spy (GIL-holding samples only: where the Python CPU goes) on the server during one scenario."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            str(ensure_py_spy()),
+            "record",
+            "-p",
+            str(pid),
+            "-r",
+            "200",
+            "--gil",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def stop(self, top: int = 20) -> list[str]:
+        """Stop recording; the `top` frames by inclusive share, project frames first."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        incl: dict[str, int] = {}
+        total = 0
+        with contextlib.suppress(OSError):
+            for line in self.out.read_text().splitlines():
+                stack, _, n = line.rpartition(" ")
+                total += int(n)
+                for frame in {f.rsplit(":", 1)[0] + ")" for f in stack.split(";")}:
+                    incl[frame] = incl.get(frame, 0) + int(n)
+        ranked = sorted(incl.items(), key=lambda kv: -kv[1])
+        mine = [
+            kv for kv in ranked if "agentrun/" in kv[0] and "cli/" not in kv[0] and "server.py" not in kv[0]
+        ]
+        return [f"{100 * n / total:.1f}% {f}" for f, n in mine[:top]] if total else []
+
+
+async def bench_target(t: Target, z: Sizes, only_scenarios: str, profile: bool = False) -> dict:
     srv = t.server()
     print(f"== {t.label}: starting ({' '.join(srv.cmd)[:160]})", flush=True)
     RUNNING.append(srv)
@@ -812,7 +873,14 @@ async def bench_target(t: Target, z: Sizes, only_scenarios: str) -> dict:
                 if srv.proc is not None and srv.proc.poll() is not None:
                     raise RuntimeError(f"{t.label} died (exit {srv.proc.returncode})\n" + srv.log_tail())
                 print(f"   {key} ...", end=" ", flush=True)
+                prof = None
+                if profile and isinstance(t, Agentrun):
+                    stamp = srv.log_path.stem
+                    prof = Profiler(srv.pid, RESULTS / "profiles" / f"{stamp}-{key}.txt")
                 res = await fn(t, c, srv.pid, z)
+                if prof is not None:
+                    res["profile_top"] = prof.stop()
+                    res["profile_file"] = str(prof.out)
                 out[key] = res
                 print(_brief(key, res), flush=True)
                 for s in res.get("error_samples", [])[:2]:
@@ -1020,7 +1088,7 @@ async def main_async(args: argparse.Namespace) -> int:
     results = []
     started = dt.datetime.now(dt.UTC)
     for t in targets:
-        results.append(await bench_target(t, z, args.scenarios))
+        results.append(await bench_target(t, z, args.scenarios, args.profile))
     doc = {
         "started": started.isoformat(timespec="seconds"),
         "argv": sys.argv[1:],
@@ -1057,6 +1125,12 @@ def main() -> int:
     p.add_argument("--durability", default="exit,steps", help="agentrun durability modes to run: exit, steps")
     p.add_argument("--quick", action="store_true", help="smaller counts (200 runs instead of 1000)")
     p.add_argument("--scenarios", default="ABCD", help="subset of scenarios to run, e.g. AC")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample agentrun with py-spy during each scenario (installs it into bench/.venv-prof); "
+        "profiling costs CPU, so its figures are not comparable with an unprofiled run",
+    )
     p.add_argument(
         "--langgraph-jobs",
         type=int,
