@@ -76,6 +76,23 @@ class ToolSettings(BaseModel):
     mcp_timeout_s: float = 30.0
 
 
+class WebhookSettings(BaseModel):
+    """Webhook delivery (docs/webhooks.md)."""
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, IPs or CIDRs webhooks may reach even when loopback/private (e.g. 127.0.0.1).",
+    )
+    backoff_s: list[float] = Field(
+        default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800],
+        min_length=1,
+        description="Waits between attempts; the last one repeats until retry_for_s has passed.",
+    )
+    retry_for_s: float = Field(86400.0, ge=0, description="Keep retrying until this much waiting has passed.")
+    timeout_s: float = Field(10.0, gt=0, description="Per-attempt HTTP timeout.")
+    poll_s: float = Field(1.0, gt=0, description="How often a worker looks for new deliveries.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGENTRUN_", env_nested_delimiter="__", extra="ignore")
 
@@ -116,6 +133,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)  # webhooks: allow-list, retry schedule
 
     @model_validator(mode="after")
     def _liveness(self) -> Settings:

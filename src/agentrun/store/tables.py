@@ -166,3 +166,68 @@ class WorkerRow(Base):
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     heartbeat_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
     active_runs: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+# --- webhooks (docs/webhooks.md) -------------------------------------------------------------
+
+
+class WebhookEndpointRow(Base):
+    """A project's subscription: finished runs of the project are POSTed to ``url``."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    events: Mapped[list[Any]] = mapped_column(JSONType)
+    # Kept in clear: it signs every delivery. Shown to the client once, at creation.
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class WebhookSecretRow(Base):
+    """The per-project secret that signs deliveries to runs' own ``webhook_url`` (made lazily)."""
+
+    __tablename__ = "webhook_secrets"
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class WebhookDeliveryRow(Base):
+    """One event to one URL; written in the transaction that finishes the run, so never lost."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_state_id", "state", "id"),
+        sa.Index("ix_webhook_deliveries_run_id", "run_id", "id"),
+        sa.Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
+    )
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # also the webhook-id header
+    project_id: Mapped[str] = mapped_column(sa.String(64))
+    run_id: Mapped[str] = mapped_column(sa.String(64))
+    endpoint_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)  # None: run's webhook_url
+    url: Mapped[str] = mapped_column(sa.Text)
+    event_type: Mapped[str] = mapped_column(sa.String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # pending -> delivering -> delivered | failed | gone | cancelled
+    state: Mapped[str] = mapped_column(sa.String(16))
+    attempt_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class WebhookAttemptRow(Base):
+    __tablename__ = "webhook_attempts"
+    delivery_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    duration_ms: Mapped[float] = mapped_column(sa.Float)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # delivered | retry | gone | failed
