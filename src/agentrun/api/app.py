@@ -13,7 +13,7 @@ from agentrun.api import compat
 from agentrun.api.console import mount_console
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
-from agentrun.api.routes import agents, health, keys, runs, threads
+from agentrun.api.routes import agents, health, keys, runs, threads, webhooks
 from agentrun.mcp.http import mount_mcp
 from agentrun.services.container import open_services
 from agentrun.settings import Settings
@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, agents, runs, threads, keys):
+    for module in (health, agents, runs, threads, keys, webhooks):
         app.include_router(module.router)
     for router in compat.routers:
         app.include_router(router)

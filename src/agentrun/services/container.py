@@ -14,6 +14,7 @@ from agentrun.services.keys import DEFAULT_PROJECT, KeyService
 from agentrun.services.metrics import Metrics
 from agentrun.services.runs import RunService
 from agentrun.services.threads import ThreadService
+from agentrun.services.webhooks import WebhookService
 from agentrun.services.worker import Worker
 from agentrun.settings import Settings
 from agentrun.store.notify import PgListener, plain_dsn
@@ -44,10 +45,13 @@ class Services:
     engine: DurableEngine | None
     listener: PgListener | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    webhooks: WebhookService | None = None  # set by open_services
 
     async def close(self) -> None:
         if self.listener is not None:
             await self.listener.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()  # stops claiming; DBOS resumes deliveries on restart
         if self.worker is not None:
             await self.worker.close()
         if self.engine is not None:
@@ -64,6 +68,7 @@ async def open_services(settings: Settings) -> Services:
     runs = RunService(store, agents, bus, settings)
     threads = ThreadService(store, agents)
     keys = KeyService(store, settings)
+    webhooks = WebhookService(store, settings)
     worker = engine = None
     metrics = Metrics()
     if settings.run_worker:
@@ -73,10 +78,13 @@ async def open_services(settings: Settings) -> Services:
         )
         worker = Worker(store, engine, bus, settings, executor_id, metrics)
         worker.register()
+        webhooks.register(engine, executor_id)  # delivery workflows, declared before launch
         engine.launch()
         await worker.start()
+        await webhooks.start()
         runs.dispatcher = worker
     services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine, metrics=metrics)
+    services.webhooks = webhooks
     if store.dialect == "postgresql":
 
         def on_run(run_id: str) -> None:

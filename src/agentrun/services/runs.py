@@ -18,6 +18,7 @@ from agentrun.domain.status import RunStatus
 from agentrun.runtime.providers import resolve_model
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
+from agentrun.services.webhooks import check_webhook_url
 from agentrun.settings import Settings
 from agentrun.store.common import new_id, now
 from agentrun.store.runs import NewEvent
@@ -112,6 +113,9 @@ class RunService:
         if body.input is not None:
             validate_input(definition.input_schema, body.input)
         _check_schema(body.output_schema, "output_schema")
+        if body.webhook_url is not None:  # the webhooks SSRF guard: 422 for loopback/private/metadata
+            allow = self._settings.webhooks.allow_hosts
+            await check_webhook_url(body.webhook_url, allow, field="webhook_url")
         if body.thread_id is not None:
             await self._prepare_thread(project_id, body, agent.id, create_thread)
 
