@@ -303,3 +303,16 @@ async def test_a_restart_mid_backoff_resumes_the_delivery(backend, tmp_path) -> 
         (200, "delivered"),
     ]
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+
+
+async def test_compat_001_webhook_url_is_delivered(api) -> None:  # type: ignore[no-untyped-def]
+    with Receiver() as receiver:
+        body = {"prompt": "What is 2 + 2?", "wait_for_completion": True, "webhook_url": receiver.url}
+        response = await api.client.post("/api/runs", json=body)
+        assert response.status_code == 200, response.text
+        (got,) = await wait_async(receiver, 1)
+    secret = (await api.client.get("/v1/webhooks/secret")).json()["secret"]
+    message = documented_verify()(secret, got.headers, got.body)
+    assert message["type"] == "run.completed"
+    refused = await api.client.post("/api/runs", json={**body, "webhook_url": "http://169.254.169.254/"})
+    assert refused.status_code == 422, refused.text
