@@ -78,6 +78,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._closing = False
         self._metrics = metrics or Metrics()
         self._last_retention = 0.0
@@ -93,6 +94,7 @@ class Worker:
         await self._recover_owned()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="agentrun-dispatch")
         self._maintenance_task = asyncio.create_task(self._maintenance_loop(), name="agentrun-maintenance")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="agentrun-heartbeat")
 
     async def close(self, grace_s: float | None = None) -> None:
         """Stop claiming; let running runs finish for the grace period; leave the rest for recovery.
@@ -103,7 +105,7 @@ class Worker:
         """
         grace_s = self._settings.shutdown_grace_s if grace_s is None else grace_s
         self._closing = True
-        for loop_task in (self._loop_task, self._maintenance_task):
+        for loop_task in (self._loop_task, self._maintenance_task, self._heartbeat_task):
             if loop_task is not None:
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -199,11 +201,19 @@ class Worker:
             self.executor_id, socket.gethostname(), os.getpid(), self._settings.app_version, self.active_count
         )
 
-    async def _maintenance_loop(self) -> None:
+    async def _heartbeat_loop(self) -> None:
+        # Its own task: slow maintenance work must never delay the proof of life.
         while not self._closing:
             await asyncio.sleep(self._settings.heartbeat_s)
             try:
                 await self._heartbeat()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    async def _maintenance_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self._settings.heartbeat_s)
+            try:
                 await self.take_over_dead()
                 await self.reap()
                 if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
