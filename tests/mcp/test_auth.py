@@ -104,6 +104,6 @@ async def test_a_thread_id_of_another_project_is_refused(keyed_server: LiveServe
     async with mcp_client(keyed_server, headers=other_headers) as client:
         args = {"agent_id": other_slug, "prompt": "b", "thread_id": thread_id}
         text = await error_text(client, "run_agent", args)
-    assert f"thread_id {thread_id!r} cannot be used" in text
+    assert f"thread id {thread_id!r} is not available" in text
     thread = httpx.get(f"{keyed_server.url}/v1/threads/{thread_id}", headers=default_headers).json()
     assert thread["run_count"] == 1

@@ -23,7 +23,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from agentrun import __version__
 from agentrun.domain.errors import AgentrunError
@@ -442,19 +441,9 @@ def build_server(
 
 async def _create(caller: Caller, body: RunCreate, idempotency_key: str | None) -> Run:
     runs = caller.services.runs
-    for attempt in (1, 2):
-        try:
-            run, _ = await runs.create(caller.project_id, body, idempotency_key, create_thread=True)
-            return run
-        except AgentrunError as exc:
-            raise _fail(exc) from exc
-        except IntegrityError as exc:
-            # Two first runs raced to create the same new thread, or the id belongs to a thread
-            # this project cannot see: the retry finds the thread in the first case only.
-            if body.thread_id is None or attempt == 2:
-                if body.thread_id is not None:
-                    raise ToolError(
-                        f"thread_id {body.thread_id!r} cannot be used; choose another id (e.g. a new UUID)."
-                    ) from exc
-                raise
-    raise AssertionError("unreachable")
+    # RunService turns a thread id taken by another project into a clear conflict error.
+    try:
+        run, _ = await runs.create(caller.project_id, body, idempotency_key, create_thread=True)
+    except AgentrunError as exc:
+        raise _fail(exc) from exc
+    return run

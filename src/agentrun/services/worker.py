@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,7 @@ from agentrun.settings import Settings
 from agentrun.store.common import now
 from agentrun.store.runs import NewEvent
 from agentrun.store.store import Store
+from agentrun.store.workers import HeartbeatWriter
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._heartbeat_stop = threading.Event()
         self._closing = False
         self._metrics = metrics or Metrics()
         self._last_retention = 0.0
@@ -94,7 +96,13 @@ class Worker:
         await self._recover_owned()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="agentrun-dispatch")
         self._maintenance_task = asyncio.create_task(self._maintenance_loop(), name="agentrun-maintenance")
-        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="agentrun-heartbeat")
+        self._heartbeat_stop = threading.Event()
+        threading.Thread(
+            target=self._heartbeat_thread,
+            args=(self._heartbeat_stop,),
+            name="agentrun-heartbeat",
+            daemon=True,
+        ).start()
 
     async def close(self, grace_s: float | None = None) -> None:
         """Stop claiming; let running runs finish for the grace period; leave the rest for recovery.
@@ -105,7 +113,8 @@ class Worker:
         """
         grace_s = self._settings.shutdown_grace_s if grace_s is None else grace_s
         self._closing = True
-        for loop_task in (self._loop_task, self._maintenance_task, self._heartbeat_task):
+        self._heartbeat_stop.set()
+        for loop_task in (self._loop_task, self._maintenance_task):
             if loop_task is not None:
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -201,14 +210,23 @@ class Worker:
             self.executor_id, socket.gethostname(), os.getpid(), self._settings.app_version, self.active_count
         )
 
-    async def _heartbeat_loop(self) -> None:
-        # Its own task: slow maintenance work must never delay the proof of life.
-        while not self._closing:
-            await asyncio.sleep(self._settings.heartbeat_s)
-            try:
-                await self._heartbeat()
-            except Exception:
-                log.exception("heartbeat failed")
+    def _heartbeat_thread(self, stop: threading.Event) -> None:
+        # A thread, not a task: a stalled event loop must not look like a dead process.
+        writer = HeartbeatWriter(self._settings.store_url)
+        try:
+            while not stop.wait(self._settings.heartbeat_s):
+                try:
+                    writer.beat(
+                        self.executor_id,
+                        socket.gethostname(),
+                        os.getpid(),
+                        self._settings.app_version,
+                        self.active_count,
+                    )
+                except Exception:
+                    log.exception("heartbeat failed")
+        finally:
+            writer.close()
 
     async def _maintenance_loop(self) -> None:
         while not self._closing:
@@ -225,8 +243,16 @@ class Worker:
     async def take_over_dead(self) -> int:
         """Release the runs of workers that stopped heartbeating and resume them here or anywhere."""
         taken = 0
-        for dead in await self._store.workers.stale_owners(self._settings.dead_after_s):
+        dead_after = self._settings.dead_after_s
+        owners = await self._store.workers.stale_owners(dead_after)
+        silent = await self._store.workers.silent(dead_after)
+        for dead in dict.fromkeys([*owners, *silent]):
             if dead == self.executor_id:
+                continue
+            if dead not in owners:
+                # No runs to release, but its other workflows (webhook deliveries) must resume.
+                await self._engine.recover_executor(dead)
+                await self._store.workers.forget(dead)
                 continue
             note = NewEvent(
                 EventType.log,

@@ -15,6 +15,44 @@ workers_t = WorkerRow.__table__
 runs_t = RunRow.__table__
 
 
+class HeartbeatWriter:
+    """Heartbeats from a plain thread with its own synchronous connection.
+
+    A worker's event loop can stall for seconds (a cold import of a provider SDK, a CPU-starved
+    machine); liveness must not depend on it, or live workers get declared dead and their runs
+    taken over while they still execute them.
+    """
+
+    def __init__(self, url: str) -> None:
+        from agentrun.store.db import sync_url
+
+        self._engine = sa.create_engine(sync_url(url), pool_size=1, max_overflow=0, pool_pre_ping=True)
+
+    def beat(self, executor_id: str, host: str, pid: int, version: str, active_runs: int) -> None:
+        ts = now()
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(workers_t)
+                .where(workers_t.c.executor_id == executor_id)
+                .values(heartbeat_at=ts, active_runs=active_runs, pid=pid, host=host, version=version)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    sa.insert(workers_t).values(
+                        executor_id=executor_id,
+                        host=host,
+                        pid=pid,
+                        version=version,
+                        started_at=ts,
+                        heartbeat_at=ts,
+                        active_runs=active_runs,
+                    )
+                )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
 class WorkerRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -55,6 +93,18 @@ class WorkerRepo:
         )
         async with self._engine.connect() as conn:
             return list((await conn.scalars(query)).all())
+
+    async def silent(self, dead_after_s: float) -> list[str]:
+        """Registered workers whose heartbeat stopped (with or without runs)."""
+        threshold = now() - timedelta(seconds=dead_after_s)
+        async with self._engine.connect() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(workers_t.c.executor_id).where(workers_t.c.heartbeat_at < threshold)
+                    )
+                ).all()
+            )
 
     async def alive(self, dead_after_s: float) -> list[tuple[str, datetime, int]]:
         threshold = now() - timedelta(seconds=dead_after_s)
