@@ -178,4 +178,22 @@ async def test_cached_workflow_is_recorded_and_accepted_back(api) -> None:  # ty
     out = again.json()
     assert out["status"] == "success"
     replay = out["cached_workflow_replay"]
-    assert replay["requested"] is True and replay["fell_back_to_model_at_step"] == 1
+    # Every recorded step still succeeds: replayed without a model call, the tool's result is the answer.
+    assert replay == {
+        "requested": True,
+        "steps": 1,
+        "replayed_steps": 1,
+        "used_model": False,
+        "fell_back_to_model_at_step": None,
+    }
+    assert out["result"] == "4"
+    broken = {"version": 1, "steps": [{"name": "calculator", "params": {"expression": "2 +"}}]}
+    fallback = (
+        await api.client.post(
+            "/api/runs",
+            json={"prompt": "What is 2 + 2?", "use_cached_workflow": True, "cached_workflow": broken},
+        )
+    ).json()
+    assert fallback["status"] == "success"
+    assert fallback["cached_workflow_replay"]["used_model"] is True
+    assert fallback["cached_workflow_replay"]["fell_back_to_model_at_step"] == 2

@@ -182,6 +182,18 @@ class ChatMessage(Strict):
     content: str
 
 
+class CachedStep(Strict):
+    name: str = Field(min_length=1, description="Tool name.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Tool arguments.")
+
+
+class CachedWorkflow(Strict):
+    """A recorded tool-call sequence to replay without model calls while each call succeeds."""
+
+    version: Literal[1] = 1
+    steps: list[CachedStep] = Field(default_factory=list, max_length=200)
+
+
 class RunCreate(Strict):
     agent: str = Field(description="Agent id or slug.")
     revision: int | None = Field(None, ge=1, description="Revision number; default: the published one.")
@@ -196,6 +208,9 @@ class RunCreate(Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     durability: Durability | None = None
     webhook_url: str | None = None
+    cached_workflow: CachedWorkflow | None = Field(
+        None, description="Replay these tool calls without model calls; the model takes over at the first failure."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> RunCreate:
@@ -223,6 +238,7 @@ class Run(BaseModel):
     config: RunConfig
     output_schema: dict[str, Any] | None
     metadata: dict[str, Any]
+    cached_workflow: CachedWorkflow | None = None
     model: str = Field(description="The model that actually ran: 'test' when the offline model stood in.")
     offline: bool = Field(
         description="True when the offline test model produced this result, not a real provider."

@@ -145,6 +145,7 @@ class RunService:
             "usage": {},
             "iterations": 0,
             "webhook_url": body.webhook_url,
+            "cached_workflow": body.cached_workflow.model_dump() if body.cached_workflow else None,
             "multitask": body.multitask.value,
             "idempotency_key": idempotency_key,
             "request_hash": digest,

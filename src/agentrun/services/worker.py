@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -38,6 +39,7 @@ from agentrun.runtime.agent import (
 )
 from agentrun.runtime.events import handle_stream
 from agentrun.runtime.providers import resolve_model
+from agentrun.runtime.replay import ReplayModel, ReplaySummary, replaying, summarize
 from agentrun.services.bus import RunBus
 from agentrun.services.emitter import RunEmitter, RunFenced
 from agentrun.services.metrics import Metrics
@@ -405,17 +407,19 @@ class Worker:
         timeout_s = run.config.timeout_s or self._settings.limits.default_timeout_s
         deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema)
         try:
+            steps = [step.model_dump() for step in run.cached_workflow.steps] if run.cached_workflow else None
             async with asyncio.timeout(timeout_s):
-                result = await agent.run(
-                    inputs.prompt,
-                    message_history=inputs.history or None,
-                    deps=deps,
-                    output_type=output_type_for(run.output_schema) if run.output_schema else None,
-                    usage_limits=limits,
-                    model_settings=model_settings or None,
-                    # Durable agents stream through their capability, inside the model step.
-                    event_stream_handler=None if durable else handle_stream,
-                )
+                with replaying(steps):
+                    result = await agent.run(
+                        inputs.prompt,
+                        message_history=inputs.history or None,
+                        deps=deps,
+                        output_type=output_type_for(run.output_schema) if run.output_schema else None,
+                        usage_limits=limits,
+                        model_settings=model_settings or None,
+                        # Durable agents stream through their capability, inside the model step.
+                        event_stream_handler=None if durable else handle_stream,
+                    )
         except TimeoutError:
             await sink.flush()
             await self._finish_error(
@@ -444,6 +448,10 @@ class Worker:
             requests=usage.requests,
             tool_calls=usage.tool_calls,
         )
+        before = [] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())]
+        if run.cached_workflow is not None:
+            summary = summarize(len(run.cached_workflow.steps), result.new_messages())
+            before.insert(0, _replay_event(summary))
         done = await self._store.runs.finish(
             run_id,
             RunStatus.completed,
@@ -460,7 +468,7 @@ class Worker:
             usage=total,
             iterations=usage.requests,
             new_messages=_jsonable(result.new_messages_json()),
-            before=[] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())],
+            before=before,
         )
         if done is not None:
             self._observe(done)
@@ -480,7 +488,7 @@ class Worker:
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
                 definition,
-                resolved.model,
+                ReplayModel(resolved.model),
                 name=name,
                 toolsets=self._toolsets(definition),
                 capabilities=capabilities,
@@ -528,6 +536,17 @@ class Worker:
         )
         if done is not None:
             self._bus.notify(run_id)
+
+
+def _replay_event(summary: ReplaySummary) -> NewEvent:
+    if summary.final_from_cache:
+        text = f"cached workflow: replayed all {summary.steps} step(s) and the answer; no model call"
+    else:
+        text = (
+            f"cached workflow: replayed {summary.replayed} of {summary.steps} step(s); "
+            f"the model took over at step {summary.model_from_step}"
+        )
+    return NewEvent(EventType.log, content=text, data={"cached_workflow": dataclasses.asdict(summary)})
 
 
 def _jsonable(raw: bytes) -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.models import (
+    CachedWorkflow,
     ChatMessage,
     Durability,
     Event,
@@ -71,6 +72,7 @@ def to_run(row: Any) -> Run:
         config=RunConfig.model_validate(row.config),
         output_schema=row.output_schema,
         metadata=row.metadata,
+        cached_workflow=CachedWorkflow.model_validate(row.cached_workflow) if row.cached_workflow else None,
         model=row.model,
         offline=row.offline,
         result=row.result,

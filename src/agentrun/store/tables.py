@@ -118,6 +118,7 @@ class RunRow(Base):
     # pydantic-ai messages this run added (JSON), the model history of the runs after it.
     new_messages: Mapped[Any] = mapped_column(JSONType, nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    cached_workflow: Mapped[Any] = mapped_column(JSONType, nullable=True)
     multitask: Mapped[str] = mapped_column(sa.String(10), default="enqueue")
     executor_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     attempt: Mapped[int] = mapped_column(sa.Integer, default=0)

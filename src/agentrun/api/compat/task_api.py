@@ -16,7 +16,7 @@ from pydantic import Field
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType
-from agentrun.domain.models import Event, Run, RunCreate, RunMode, Strict
+from agentrun.domain.models import CachedWorkflow, Event, Run, RunCreate, RunMode, Strict
 from agentrun.domain.status import RunStatus
 from agentrun.services import compat
 from agentrun.services.container import Services
@@ -157,6 +157,30 @@ def _finish_history(run: Run, steps: list[dict[str, Any]]) -> None:
         )
 
 
+def _replay_report(run: Run, events: list[Any]) -> dict[str, Any]:
+    """Whether the cached workflow was replayed, from the summary the worker logs at the end."""
+    assert run.cached_workflow is not None
+    summaries = [
+        e.data["cached_workflow"]
+        for e in events
+        if e.type.value == "log" and "cached_workflow" in (e.data or {})
+    ]
+    if not summaries:
+        return {
+            "requested": True,
+            "steps": len(run.cached_workflow.steps),
+            "state": "pending" if not run.status.terminal else "not replayed",
+        }
+    summary = summaries[-1]
+    return {
+        "requested": True,
+        "steps": summary["steps"],
+        "replayed_steps": summary["replayed"],
+        "used_model": not summary["final_from_cache"],
+        "fell_back_to_model_at_step": summary["model_from_step"],
+    }
+
+
 async def _response(services: Services, project: str, run: Run) -> dict[str, Any]:
     events = await compat.all_events(services, project, run.id)
     task_id = compat.task_id_of(run.id)
@@ -175,17 +199,8 @@ async def _response(services: Services, project: str, run: Run) -> dict[str, Any
         "error": run.error.message if run.error else None,
         "cached_workflow": compat.workflow_of(events) if run.status is RunStatus.completed else None,
     }
-    requested = run.metadata.get("compat_001_cached_workflow")
-    if requested is not None:
-        steps = len(requested.get("steps", []))
-        body["cached_workflow_replay"] = {
-            "requested": True,
-            "replayed_steps": 0,
-            "fell_back_to_model_at_step": 1,
-            "reason": "the cached workflow has no steps"
-            if steps == 0
-            else "this server does not replay cached workflows yet; the model ran every step",
-        }
+    if run.cached_workflow is not None:
+        body["cached_workflow_replay"] = _replay_report(run, events)
     return body
 
 
@@ -198,6 +213,7 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
         "compat_001_model": body.model,
         "compat_001_response_format": body.response_format or "text",
     }
+    cached: CachedWorkflow | None = None
     if body.use_cached_workflow:
         if body.cached_workflow is None:
             raise AgentrunError(
@@ -205,7 +221,7 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
                 "cached_workflow: required when use_cached_workflow is true.",
                 {"field": "cached_workflow"},
             )
-        metadata["compat_001_cached_workflow"] = compat.check_workflow(body.cached_workflow)
+        cached = CachedWorkflow.model_validate(compat.check_workflow(body.cached_workflow))
     elif body.cached_workflow is not None:
         compat.check_workflow(body.cached_workflow)  # still refuse a malformed one
     agent = await compat.adhoc_agent(services, project, body.provider, body.model)
@@ -219,6 +235,7 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
             output_schema=output_schema,
             metadata=metadata,
             webhook_url=body.webhook_url,
+            cached_workflow=cached,
         ),
     )
     if wait:
