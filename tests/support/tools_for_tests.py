@@ -6,3 +6,11 @@ from __future__ import annotations
 def boom(reason: str) -> str:
     """Always fails, so tests can check that a tool error reaches the model and the run goes on."""
     raise RuntimeError(f"boom: {reason}")
+
+
+async def slow(seconds: float) -> str:
+    """Takes ``seconds`` to answer: a long tool call to cancel in the middle of."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return f"slept {seconds}s"
