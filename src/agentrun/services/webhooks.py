@@ -23,7 +23,7 @@ import socket
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,7 +31,7 @@ from agentrun import __version__
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import Page
 from agentrun.engine.durable import DurableEngine
-from agentrun.runtime.tools.ssrf import CheckedURL, UnsafeURLError, resolve_url_async
+from agentrun.runtime.tools.ssrf import UnsafeURLError, pinned_request, resolve_url_async
 from agentrun.settings import Settings, WebhookSettings
 from agentrun.store.common import now
 from agentrun.store.store import Store
@@ -129,19 +129,6 @@ async def _unresolvable(url: str) -> bool:
 def _refusal(exc: UnsafeURLError) -> str:
     # The guard's own hint names the http_get tool's allow-list; webhooks have their own.
     return str(exc).split(" To allow it,")[0] + (" " + _ALLOW_HINT if "To allow it," in str(exc) else "")
-
-
-def _pinned(checked: CheckedURL) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """Connect to the address the guard checked (no DNS rebinding), with the original Host/SNI."""
-    parts = urlsplit(checked.url)
-    address = checked.address
-    host_part = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    default_port = 443 if checked.scheme == "https" else 80
-    netloc = host_part if checked.port == default_port else f"{host_part}:{checked.port}"
-    url = urlunsplit((checked.scheme, netloc, parts.path or "/", parts.query, ""))
-    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": _USER_AGENT}
-    extensions: dict[str, Any] = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
-    return url, headers, extensions
 
 
 def retry_delay(settings: WebhookSettings, attempt: int, waited: float) -> float | None:
@@ -323,7 +310,7 @@ class WebhookService:
         error: str | None = None
         try:
             checked = await resolve_url_async(work.url, self._config.allow_hosts)
-            url, headers, extensions = _pinned(checked)
+            url, headers, extensions = pinned_request(checked, _USER_AGENT)
             timestamp = int(time.time())
             headers.update(
                 {

@@ -94,14 +94,15 @@ class Worker:
         self._engine.register(self._execute)
 
     async def start(self) -> None:
-        await self._heartbeat()
+        writer = HeartbeatWriter(self._settings.store_url)
+        await asyncio.to_thread(self._beat, writer)  # alive before claiming anything
         await self._recover_owned()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="agentrun-dispatch")
         self._maintenance_task = asyncio.create_task(self._maintenance_loop(), name="agentrun-maintenance")
         self._heartbeat_stop = threading.Event()
         threading.Thread(
             target=self._heartbeat_thread,
-            args=(self._heartbeat_stop,),
+            args=(writer, self._heartbeat_stop),
             name="agentrun-heartbeat",
             daemon=True,
         ).start()
@@ -207,24 +208,17 @@ class Worker:
 
     # --- liveness, takeover, reaping --------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
-        await self._store.workers.heartbeat(
+    def _beat(self, writer: HeartbeatWriter) -> None:
+        writer.beat(
             self.executor_id, socket.gethostname(), os.getpid(), self._settings.app_version, self.active_count
         )
 
-    def _heartbeat_thread(self, stop: threading.Event) -> None:
+    def _heartbeat_thread(self, writer: HeartbeatWriter, stop: threading.Event) -> None:
         # A thread, not a task: a stalled event loop must not look like a dead process.
-        writer = HeartbeatWriter(self._settings.store_url)
         try:
             while not stop.wait(self._settings.heartbeat_s):
                 try:
-                    writer.beat(
-                        self.executor_id,
-                        socket.gethostname(),
-                        os.getpid(),
-                        self._settings.app_version,
-                        self.active_count,
-                    )
+                    self._beat(writer)
                 except Exception:
                     log.exception("heartbeat failed")
         finally:

@@ -57,27 +57,6 @@ class WorkerRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def heartbeat(self, executor_id: str, host: str, pid: int, version: str, active_runs: int) -> None:
-        ts = now()
-        async with self._engine.begin() as conn:
-            updated = await conn.execute(
-                sa.update(workers_t)
-                .where(workers_t.c.executor_id == executor_id)
-                .values(heartbeat_at=ts, active_runs=active_runs, pid=pid, host=host, version=version)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    sa.insert(workers_t).values(
-                        executor_id=executor_id,
-                        host=host,
-                        pid=pid,
-                        version=version,
-                        started_at=ts,
-                        heartbeat_at=ts,
-                        active_runs=active_runs,
-                    )
-                )
-
     async def stale_owners(self, dead_after_s: float) -> list[str]:
         """Executors that own active runs but have not heartbeated within ``dead_after_s``."""
         threshold = now() - timedelta(seconds=dead_after_s)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import ipaddress
 import math
 import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
-from agentrun.runtime.tools.ssrf import CheckedURL, resolve_url_async
+from agentrun.runtime.tools.ssrf import CheckedURL, pinned_request, resolve_url_async
 from agentrun.settings import ToolSettings
 
 MAX_REDIRECTS = 5
@@ -143,7 +142,8 @@ def make_http_get(settings: ToolSettings) -> Callable[[str], Any]:
 
 async def _fetch(checked: CheckedURL, settings: ToolSettings) -> tuple[int, str | None, str]:
     """GET a checked URL, connecting to its checked address; (status, redirect location, text)."""
-    url, headers, extensions = _pinned(checked)
+    url, headers, extensions = pinned_request(checked, _USER_AGENT)
+    headers["Accept-Encoding"] = "identity"
     timeout = httpx.Timeout(settings.http_timeout_s)
     # trust_env=False: a proxy from the environment would bypass the address check.
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
@@ -157,19 +157,6 @@ async def _fetch(checked: CheckedURL, settings: ToolSettings) -> tuple[int, str 
         finally:
             await response.aclose()
     return response.status_code, None, _render(response, body, truncated, settings.http_max_bytes)
-
-
-def _pinned(checked: CheckedURL) -> tuple[str, dict[str, str], dict[str, Any]]:
-    parts = urlsplit(checked.url)
-    address = checked.address
-    host_part = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    default_port = 443 if checked.scheme == "https" else 80
-    netloc = host_part if checked.port == default_port else f"{host_part}:{checked.port}"
-    url = urlunsplit((checked.scheme, netloc, parts.path or "/", parts.query, ""))
-    host_header = parts.netloc.rsplit("@", 1)[-1]  # never forward user:password@ from the URL
-    headers = {"Host": host_header, "User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
-    extensions: dict[str, Any] = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
-    return url, headers, extensions
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:

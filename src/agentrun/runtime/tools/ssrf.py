@@ -27,7 +27,8 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["CheckedURL", "UnsafeURLError", "check_url", "check_url_async", "resolve_url", "resolve_url_async"]
 
@@ -182,3 +183,21 @@ def _embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
     if int(ip) >> 32 == 0 and int(ip) > 1:
         found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return found
+
+
+def pinned_request(checked: CheckedURL, user_agent: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """URL, headers and httpx extensions that connect to the address the guard checked.
+
+    Connecting to the checked IP (not the host name again) closes the DNS-rebinding gap; the
+    original host still goes in ``Host`` and, for HTTPS, in TLS SNI. Credentials in the URL
+    (``user:password@``) are never forwarded.
+    """
+    parts = urlsplit(checked.url)
+    address = checked.address
+    host_part = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    default_port = 443 if checked.scheme == "https" else 80
+    netloc = host_part if checked.port == default_port else f"{host_part}:{checked.port}"
+    url = urlunsplit((checked.scheme, netloc, parts.path or "/", parts.query, ""))
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": user_agent}
+    extensions: dict[str, Any] = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
+    return url, headers, extensions
