@@ -965,7 +965,8 @@ def markdown(results: list[dict]) -> str:
             cells.append(more + _f(_get(by[lab], scen, key), nd))
         for a, b in ratios:
             va, vb = _get(by[a], scen, key), _get(by[b], scen, key)
-            cells.append(f"{va / vb:.2f}x" if va is not None and vb else "-")
+            more = ">" if key == "wall_s" and by[a].get(scen, {}).get("incomplete") else ""
+            cells.append(f"{more}{va / vb:.2f}x" if va is not None and vb else "-")
         lines.append("| " + " | ".join(cells) + " |")
     noise = ["others' CPU, max (cores)"]
     for lab in labels:
