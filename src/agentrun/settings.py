@@ -33,7 +33,9 @@ class LimitSettings(BaseModel):
     max_queued_per_project: int = Field(
         10_000, ge=1, description="Queued runs a project may have; more -> 429 with Retry-After."
     )
-    retention_days: float = Field(30.0, gt=0, description="Finished runs and their events older than this are deleted.")
+    retention_days: float = Field(
+        30.0, gt=0, description="Finished runs and their events older than this are deleted."
+    )
 
     @model_validator(mode="after")
     def _pages(self) -> LimitSettings:

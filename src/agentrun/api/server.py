@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from agentrun.settings import Settings
 
@@ -14,6 +16,15 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop: uvicorn's ``loop="uvloop"`` applies only to ``Server.run()``, not to
+    ``serve()`` inside our own loop."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def run_server(settings: Settings) -> None:
@@ -48,7 +59,7 @@ def run_server(settings: Settings) -> None:
         await server.serve()
         announcer.cancel()
 
-    asyncio.run(main())
+    _run(main())
 
 
 def run_worker(settings: Settings) -> None:
@@ -67,7 +78,7 @@ def run_worker(settings: Settings) -> None:
         await stop.wait()
         await services.close()
 
-    asyncio.run(main())
+    _run(main())
 
 
 if __name__ == "__main__":

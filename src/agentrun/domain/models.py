@@ -209,7 +209,8 @@ class RunCreate(Strict):
     durability: Durability | None = None
     webhook_url: str | None = None
     cached_workflow: CachedWorkflow | None = Field(
-        None, description="Replay these tool calls without model calls; the model takes over at the first failure."
+        None,
+        description="Replay these tool calls without model calls; the model takes over at the first failure.",
     )
 
     @model_validator(mode="after")

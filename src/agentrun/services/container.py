@@ -87,9 +87,11 @@ async def open_services(settings: Settings) -> Services:
     services.webhooks = webhooks
     if store.dialect == "postgresql":
 
-        def on_run(run_id: str) -> None:
-            bus.notify(run_id)
-            if worker is not None:
+        def on_run(payload: str) -> None:
+            run_id, _, kind = payload.partition("|")
+            status_changed = kind != "e"
+            bus.notify(run_id, status=status_changed)
+            if worker is not None and status_changed:
                 worker.notice(run_id)  # e.g. a cancel requested on another node
 
         services.listener = PgListener(plain_dsn(settings.store_url), on_run, runs.dispatcher.poke)

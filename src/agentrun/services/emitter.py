@@ -53,7 +53,12 @@ class RunEmitter:
     ) -> None:
         if not self._buffer:
             self._first_buffered = time.monotonic()
-        self._buffer.append(NewEvent(type, role=role, content=content, data=data, level=level))
+        last = self._buffer[-1] if self._buffer else None
+        if type is EventType.message_delta and last is not None and last.type is type and last.role == role:
+            # Consecutive token deltas become one event: fewer rows and wake-ups, same text.
+            last.content = (last.content or "") + (content or "")
+        else:
+            self._buffer.append(NewEvent(type, role=role, content=content, data=data, level=level))
         if (
             type is not EventType.message_delta
             or len(self._buffer) >= DELTA_FLUSH_COUNT
@@ -67,4 +72,5 @@ class RunEmitter:
         batch, self._buffer = self._buffer, []
         if await self._runs.append_events(self._run_id, batch, self._executor_id) is None:
             raise RunFenced(self._run_id)
-        self._bus.notify(self._run_id)
+        self._bus.notify(self._run_id, status=False)
+

@@ -15,7 +15,7 @@ from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import TERMINAL_EVENTS, EventType, LogLevel
 from agentrun.domain.models import Durability, Event, EventsPage, Multitask, Page, Run, RunCreate, RunError
 from agentrun.domain.status import RunStatus
-from agentrun.runtime.providers import resolve_model
+from agentrun.runtime.providers import ResolvedModel, resolve_model
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.webhooks import check_webhook_url
@@ -89,6 +89,8 @@ class RunService:
         self._bus = bus
         self._settings = settings
         self.dispatcher: Dispatcher = NoDispatcher()
+        self._resolved: dict[str, ResolvedModel] = {}
+        self._queued: dict[str, tuple[int, float]] = {}  # project -> (queued count, when counted)
 
     # --- create ---------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class RunService:
         if body.thread_id is not None:
             await self._prepare_thread(project_id, body, agent.id, create_thread)
 
-        resolved = resolve_model(definition.model, self._settings.providers)
+        resolved = self._model_label(definition.model)
         config = body.config.over(definition.config)
         run_id = new_id("run")
         values = {
@@ -172,9 +174,24 @@ class RunService:
         self.dispatcher.poke()
         return run, True
 
+    def _model_label(self, model: str) -> ResolvedModel:
+        """What a run of ``model`` will say about its model. Cached: building a provider client
+        per request (SDK objects, HTTP pools) cost more than the rest of a create."""
+        resolved = self._resolved.get(model)
+        if resolved is None:
+            resolved = self._resolved[model] = resolve_model(model, self._settings.providers)
+        return resolved
+
     async def _check_queue_depth(self, project_id: str) -> None:
         limit = self._settings.limits.max_queued_per_project
+        # Counting on every create is a query per request; a count at most a second old is
+        # enough for a limit meant to stop runaway producers.
+        cached = self._queued.get(project_id)
+        if cached is not None and time.monotonic() - cached[1] < 1.0 and cached[0] < limit - 1:
+            self._queued[project_id] = (cached[0] + 1, cached[1])
+            return
         queued = await self._store.runs.count_queued(project_id)
+        self._queued[project_id] = (queued, time.monotonic())
         if queued >= limit:
             raise AgentrunError(
                 ErrorCode.rate_limited,
@@ -249,14 +266,14 @@ class RunService:
             remaining = deadline - time.monotonic()
             if run.status.terminal or remaining <= 0:
                 return run
-            await self._bus.wait(run_id, min(remaining, poll))
+            await self._bus.wait(run_id, min(remaining, poll), status_only=True)
 
     def _poll_interval(self) -> float:
         # The bus wakes readers at once for runs of this process and, on PostgreSQL, of every
         # process (LISTEN/NOTIFY); the poll is the fallback. SQLite API-only nodes have no
         # notifications from the worker process, so they poll briskly.
         if self._settings.is_postgres or self._settings.run_worker:
-            return 1.0
+            return 5.0  # a safety net only: a thousand waiters polling each second is real load
         return 0.25
 
     async def events(self, project_id: str, run_id: str, after: int, limit: int) -> EventsPage:

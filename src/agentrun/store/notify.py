@@ -36,6 +36,7 @@ class PgListener:
 
     async def _connect(self) -> None:
         conn = await asyncpg.connect(self._dsn)
+        # Payload: the run id, plus "|e" when only events were appended (no status change).
         await conn.add_listener(RUN_CHANNEL, lambda *args: self._on_run(args[3]))
         await conn.add_listener(QUEUE_CHANNEL, lambda *args: self._on_queue())
         conn.add_termination_listener(lambda _conn: self._lost.set())

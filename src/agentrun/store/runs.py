@@ -444,7 +444,9 @@ class RunRepo:
     ) -> int | None:
         """Append events; returns the last seq, or None when the run is no longer ours to write."""
         async with self._engine.begin() as conn:
-            return await _append(conn, run_id, events, executor_id=executor_id, require_active=True)
+            return await _append(
+                conn, run_id, events, executor_id=executor_id, require_active=True, status_change=False
+            )
 
     async def set_model(self, run_id: str, model: str, offline: bool) -> None:
         async with self._engine.begin() as conn:
@@ -536,6 +538,7 @@ async def _append(
     *,
     executor_id: str | None = None,
     require_active: bool = False,
+    status_change: bool = True,
 ) -> int | None:
     if not events:
         return None
@@ -555,7 +558,8 @@ async def _append(
     first = last - len(events) + 1
     if conn.dialect.name == "postgresql":
         # Delivered at commit, to every process: how another node's reader learns of these events.
-        await conn.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, run_id)))
+        payload = run_id if status_change else f"{run_id}|e"  # "|e": events only, status unchanged
+        await conn.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, payload)))
     await conn.execute(
         sa.insert(events_t),
         [
