@@ -11,6 +11,7 @@ from agentrun.domain.models import (
     Page,
     Revision,
 )
+from agentrun.store.agents import AgentRef
 from agentrun.store.store import Store
 
 _DEFINITION_FIELDS = set(AgentDefinition.model_fields)
@@ -85,9 +86,12 @@ class AgentService:
     async def publish(self, project_id: str, ref: str, number: int) -> Revision:
         return await self._store.agents.publish(project_id, ref, number)
 
-    async def for_run(self, project_id: str, ref: str, number: int | None) -> tuple[Agent, Revision]:
-        """The agent and the revision a new run executes: the named one, else the published one."""
-        agent = await self._store.agents.get(project_id, ref)
+    async def for_run(
+        self, project_id: str, ref: str, number: int | None
+    ) -> tuple[AgentRef, int, AgentDefinition]:
+        """The agent, revision number and definition a new run executes: the named revision,
+        else the published one."""
+        agent = await self._store.agents.ref(project_id, ref)
         if agent.archived:
             raise AgentrunError(
                 ErrorCode.agent_archived,
@@ -103,4 +107,10 @@ class AgentService:
                     {"agent": agent.slug, "latest_revision": agent.latest_revision},
                 )
             number = agent.published_revision
-        return await self._store.agents.revision(project_id, agent.id, number)
+        elif not 1 <= number <= agent.latest_revision:
+            raise AgentrunError(
+                ErrorCode.revision_not_found,
+                f"Agent {agent.slug!r} has no revision {number}; it has 1..{agent.latest_revision}.",
+                {"agent": agent.slug, "revision": number, "latest": agent.latest_revision},
+            )
+        return agent, number, await self._store.agents.definition(agent.id, number)

@@ -73,4 +73,3 @@ class RunEmitter:
         if await self._runs.append_events(self._run_id, batch, self._executor_id) is None:
             raise RunFenced(self._run_id)
         self._bus.notify(self._run_id, status=False)
-

@@ -110,8 +110,7 @@ class RunService:
                 return self._replay(found, digest, idempotency_key), False
 
         await self._check_queue_depth(project_id)
-        agent, revision = await self._agents.for_run(project_id, body.agent, body.revision)
-        definition = revision.definition
+        agent, revision_number, definition = await self._agents.for_run(project_id, body.agent, body.revision)
         if body.input is not None:
             validate_input(definition.input_schema, body.input)
         _check_schema(body.output_schema, "output_schema")
@@ -129,7 +128,7 @@ class RunService:
             "project_id": project_id,
             "agent_id": agent.id,
             "agent_slug": agent.slug,
-            "revision": revision.number,
+            "revision": revision_number,
             "thread_id": body.thread_id,
             "status": RunStatus.queued.value,
             "mode": body.mode.value,
@@ -155,7 +154,7 @@ class RunService:
         }
         queued = NewEvent(
             EventType.run_queued,
-            data={"agent": agent.slug, "revision": revision.number, "thread_id": body.thread_id},
+            data={"agent": agent.slug, "revision": revision_number, "thread_id": body.thread_id},
         )
         try:
             run = await self._store.runs.insert(

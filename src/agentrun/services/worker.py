@@ -24,7 +24,7 @@ from pydantic_ai import Agent
 from pydantic_ai.exceptions import UsageLimitExceeded
 
 from agentrun.domain.events import EventType, LogLevel
-from agentrun.domain.models import Durability, Run, RunError, Usage
+from agentrun.domain.models import AgentDefinition, Durability, Run, RunError, Usage
 from agentrun.domain.status import RunStatus
 from agentrun.engine.durable import CANCELLED_ERRORS, DurableEngine
 from agentrun.runtime.agent import (
@@ -78,7 +78,7 @@ class Worker:
         self._stopping: dict[str, str] = {}  # run id -> why it is being cancelled
         self._sinks: dict[str, RunEmitter] = {}
         self._workflow_ids: dict[str, str] = {}  # run id -> the workflow (or fork) executing it
-        self._agents: dict[tuple[str, int, bool], Agent[RunDeps, Any]] = {}
+        self._agents: dict[tuple[str, int, bool], tuple[Agent[RunDeps, Any], AgentDefinition]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
@@ -386,9 +386,9 @@ class Worker:
         if run.status is RunStatus.cancelling:
             await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled before it started")
             return
-        _, revision = await self._store.agents.revision(run.project_id, run.agent_id, run.revision)
+
         durable = run.durability is Durability.steps and self._engine.in_workflow()
-        agent = self._agent_for(run, revision.definition, durable)
+        agent, definition = await self._agent_for(run, durable)
         sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
         self._sinks[run_id] = sink
         history: list[Any] = []
@@ -473,10 +473,12 @@ class Worker:
             self._metrics.run_duration.observe((run.finished_at - run.started_at).total_seconds())
             self._metrics.queue_wait.observe((run.started_at - run.created_at).total_seconds())
 
-    def _agent_for(self, run: Run, definition: Any, durable: bool) -> Agent[RunDeps, Any]:
+    async def _agent_for(self, run: Run, durable: bool) -> tuple[Agent[RunDeps, Any], AgentDefinition]:
+        """The built agent of the run's revision (revisions are immutable: built once per process)."""
         key = (run.agent_id, run.revision, durable)
-        agent = self._agents.get(key)
-        if agent is None:
+        cached = self._agents.get(key)
+        if cached is None:
+            definition = await self._store.agents.definition(run.agent_id, run.revision)
             resolved = resolve_model(definition.model, self._settings.providers)
             name = f"{run.agent_id}-r{run.revision}"
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
@@ -487,8 +489,8 @@ class Worker:
                 toolsets=self._toolsets(definition),
                 capabilities=capabilities,
             )
-            self._agents[key] = agent
-        return agent
+            cached = self._agents[key] = (agent, definition)
+        return cached
 
     def _toolsets(self, definition: Any) -> list[Any]:
         if not definition.tools:
