@@ -47,4 +47,7 @@ def test_db_upgrade_reports_the_head_revision(tmp_path) -> None:  # type: ignore
     server = LiveServer(tmp_path / "data")
     result = _cli(server, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "schema at 0003 (head 0003)" in result.stdout
+    from agentrun.store.db import head_revision
+
+    head = head_revision()
+    assert f"schema at {head} (head {head})" in result.stdout

@@ -154,7 +154,8 @@ def test_events_replayed_after_the_fact_match_the_event_pages(client: Client) ->
 def test_a_cut_event_stream_resumes_with_last_event_id(client: Client, live_server) -> None:  # type: ignore[no-untyped-def]
     run = client.runs.run("demo", "a long enough answer to cut " * 3)
     full = list(client.runs.stream_events(run.id))
-    assert len(full) > 6, "the demo run must produce enough events to cut the stream in the middle"
+    # Token deltas are written in batches, so the log is short, but long: the proxy cuts it by bytes.
+    assert len(full) >= 5, "the demo run must produce enough events to cut the stream in the middle"
     proxy = CuttingProxy(live_server.port, after_bytes=1200)
     try:
         with Client(proxy.url, max_stream_retries=3, stream_backoff_s=0.05) as via_proxy:

@@ -53,7 +53,7 @@ class LiveServer:
     command: tuple[str, ...] = ("-m", "agentrun.api.server")
     ready_line: str | None = None  # set for processes without HTTP (workers)
 
-    def start(self, timeout: float = 30) -> LiveServer:
+    def start(self, timeout: float = 120) -> LiveServer:
         return self.spawn().wait_ready(timeout)
 
     def spawn(self) -> LiveServer:
@@ -70,7 +70,7 @@ class LiveServer:
         )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> LiveServer:
+    def wait_ready(self, timeout: float = 120) -> LiveServer:
         assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

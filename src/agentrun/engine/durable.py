@@ -52,6 +52,8 @@ class DurableEngine:
             "log_level": "ERROR",
             "notification_listener_polling_interval_sec": 0.05,
         }
+        if not system_database_url.startswith("sqlite"):
+            self._config["sys_db_pool_size"] = 10  # see store/db.py: connections are shared with the store
         if system_database_url.startswith("sqlite"):
             self._config["db_engine_kwargs"] = {"connect_args": {"timeout": 30}}
         self._workflow: Callable[[str], Awaitable[None]] | None = None

@@ -13,7 +13,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 7_331_001
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine tuned for the backend.
 
     SQLite: WAL + synchronous=NORMAL (measured 2x faster than the default rollback journal for
@@ -32,7 +32,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # PostgreSQL's default max_connections is 100 and every process also holds DBOS's pool and a
+    # LISTEN connection: keep each store pool modest.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def sync_url(url: str) -> str:
