@@ -112,6 +112,11 @@ class AgentCreate(AgentDefinition):
     name: str | None = None
     description: str = ""
     publish: bool = Field(True, description="Publish the first revision at once.")
+    max_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Most runs of this agent executing at once (others wait queued); null: no limit.",
+    )
 
     @field_validator("slug")
     @classmethod
@@ -128,6 +133,7 @@ class AgentUpdate(Strict):
 
     name: str | None = None
     description: str | None = None
+    max_concurrency: int | None = Field(None, ge=1, description="Set to null to remove the limit.")
     model: str | None = None
     instructions: str | None = None
     tools: list[ToolSpec] | None = None
@@ -146,6 +152,7 @@ class Agent(BaseModel):
     archived: bool
     latest_revision: int
     published_revision: int | None
+    max_concurrency: int | None = None
     created_at: datetime
     updated_at: datetime
     definition: AgentDefinition = Field(description="The latest revision's definition.")

@@ -33,6 +33,7 @@ class AgentService:
             body.description,
             _definition_of(body),
             body.publish,
+            body.max_concurrency,
         )
 
     async def apply(self, project_id: str, slug: str, body: AgentCreate) -> tuple[Agent, bool]:
@@ -49,7 +50,11 @@ class AgentService:
             if exc.code is not ErrorCode.agent_not_found:
                 raise
             return await self.create(project_id, body), True
-        fields = {"name": body.name or existing.name, "description": body.description}
+        fields = {
+            "name": body.name or existing.name,
+            "description": body.description,
+            "max_concurrency": body.max_concurrency,
+        }
         agent = await self._store.agents.update(
             project_id, existing.id, fields, _definition_of(body), body.publish
         )
@@ -71,7 +76,7 @@ class AgentService:
             merged = current.definition.model_dump()
             merged.update(changes)
             definition = AgentDefinition.model_validate(merged)
-        fields = body.model_dump(exclude_unset=True, include={"name", "description"})
+        fields = body.model_dump(exclude_unset=True, include={"name", "description", "max_concurrency"})
         return await self._store.agents.update(project_id, current.id, fields, definition, body.publish)
 
     async def archive(self, project_id: str, ref: str) -> Agent:

@@ -29,6 +29,7 @@ def _agent(row: Any, definition: dict[str, Any]) -> Agent:
         archived=row.archived,
         latest_revision=row.latest_revision,
         published_revision=row.published_revision,
+        max_concurrency=row.max_concurrency,
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
         definition=AgentDefinition.model_validate(definition),
@@ -96,6 +97,7 @@ class AgentRepo:
         description: str,
         definition: AgentDefinition,
         publish: bool,
+        max_concurrency: int | None = None,
     ) -> Agent:
         ts = now()
         agent_id = new_id("agt")
@@ -111,6 +113,7 @@ class AgentRepo:
                         archived=False,
                         latest_revision=1,
                         published_revision=1 if publish else None,
+                        max_concurrency=max_concurrency,
                         created_at=ts,
                         updated_at=ts,
                     )

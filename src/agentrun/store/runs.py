@@ -37,11 +37,12 @@ from agentrun.domain.status import ACTIVE, RunStatus, sources_for
 from agentrun.store import webhooks
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
 from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
-from agentrun.store.tables import EventRow, RunRow, ThreadRow
+from agentrun.store.tables import AgentRow, EventRow, RunRow, ThreadRow
 
 runs_t = RunRow.__table__
 events_t = EventRow.__table__
 threads_t = ThreadRow.__table__
+agents_t = AgentRow.__table__
 _ACTIVE = [s.value for s in ACTIVE]
 
 
@@ -302,6 +303,7 @@ class RunRepo:
         query = (
             sa.select(runs_t.c.id)
             .where(runs_t.c.status == RunStatus.queued.value)
+            .where(_agent_has_room())
             .where(
                 sa.or_(
                     runs_t.c.thread_id.is_(None),
@@ -333,7 +335,9 @@ class RunRepo:
             async with self._engine.begin() as conn:
                 result = await conn.execute(
                     sa.update(runs_t)
-                    .where(runs_t.c.id == run_id, runs_t.c.status == RunStatus.queued.value)
+                    .where(
+                        runs_t.c.id == run_id, runs_t.c.status == RunStatus.queued.value, _agent_has_room()
+                    )
                     .values(
                         status=RunStatus.running.value,
                         executor_id=executor_id,
@@ -529,6 +533,24 @@ class RunRepo:
                 )
             ).all()
         return [to_event(r) for r in rows]
+
+
+def _agent_has_room() -> sa.ColumnElement[bool]:
+    """The run's agent is below its ``max_concurrency`` (or has none).
+
+    Checked again inside each claim's UPDATE: exact on SQLite (one writer); on PostgreSQL two
+    workers claiming in the same instant can each see room, so the limit may be exceeded by at
+    most one run per claiming worker, briefly.
+    """
+    busy = runs_t.alias("busy")
+    active_count = (
+        sa.select(sa.func.count())
+        .select_from(busy)
+        .where(busy.c.agent_id == runs_t.c.agent_id, busy.c.status.in_(_ACTIVE))
+        .scalar_subquery()
+    )
+    limit = sa.select(agents_t.c.max_concurrency).where(agents_t.c.id == runs_t.c.agent_id).scalar_subquery()
+    return sa.or_(limit.is_(None), active_count < limit)
 
 
 async def _append(

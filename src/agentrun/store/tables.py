@@ -38,6 +38,8 @@ class AgentRow(Base):
     archived: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     latest_revision: Mapped[int] = mapped_column(sa.Integer)
     published_revision: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # Operational, not part of a revision: how many of the agent's runs may execute at once.
+    max_concurrency: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
