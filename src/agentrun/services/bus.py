@@ -31,19 +31,39 @@ class RunBus:
             for event in self._status_waiters.get(run_id, ()):
                 event.set()
 
-    async def wait(self, run_id: str, timeout: float, *, status_only: bool = False) -> bool:
-        """Wait for the next notification on ``run_id``; False on timeout."""
-        registry = self._status_waiters if status_only else self._followers
-        event = asyncio.Event()
-        waiters = registry[run_id]
-        waiters.add(event)
+    def subscribe(self, run_id: str, *, status_only: bool = False) -> Subscription:
+        """Register for wake-ups *before* reading the store, so none falls between the read and
+        the wait (the lost wake-up that otherwise costs a whole poll interval)."""
+        return Subscription(self._status_waiters if status_only else self._followers, run_id)
+
+
+class Subscription:
+    def __init__(self, registry: dict[str, set[asyncio.Event]], run_id: str) -> None:
+        self._registry = registry
+        self._run_id = run_id
+        self._event = asyncio.Event()
+        registry[run_id].add(self._event)
+
+    async def wait(self, timeout: float) -> bool:
+        """Until a notification since the last wait (or now), or ``timeout``; False on timeout."""
         try:
             async with asyncio.timeout(timeout):
-                await event.wait()
+                await self._event.wait()
             return True
         except TimeoutError:
             return False
         finally:
-            waiters.discard(event)
+            self._event.clear()
+
+    def close(self) -> None:
+        waiters = self._registry.get(self._run_id)
+        if waiters is not None:
+            waiters.discard(self._event)
             if not waiters:
-                registry.pop(run_id, None)
+                self._registry.pop(self._run_id, None)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -260,12 +260,13 @@ class RunService:
         """The run once terminal, or as it is when ``timeout`` seconds have passed."""
         deadline = time.monotonic() + timeout
         poll = self._poll_interval()
-        while True:
-            run = await self._store.runs.get(run_id, project_id)
-            remaining = deadline - time.monotonic()
-            if run.status.terminal or remaining <= 0:
-                return run
-            await self._bus.wait(run_id, min(remaining, poll), status_only=True)
+        with self._bus.subscribe(run_id, status_only=True) as wakeups:
+            while True:
+                run = await self._store.runs.get(run_id, project_id)
+                remaining = deadline - time.monotonic()
+                if run.status.terminal or remaining <= 0:
+                    return run
+                await wakeups.wait(min(remaining, poll))
 
     def _poll_interval(self) -> float:
         # The bus wakes readers at once for runs of this process and, on PostgreSQL, of every
@@ -290,23 +291,23 @@ class RunService:
         heartbeat = self._settings.limits.sse_heartbeat_s
         poll = self._poll_interval()
         idle_since = time.monotonic()
-        while True:
-            batch = await self._store.runs.events(run_id, after, 500)
-            for event in batch:
-                yield event
-                after = event.seq
-                if event.type in TERMINAL_EVENTS:
-                    return
-            if batch:
-                idle_since = time.monotonic()
-                continue
-            status = await self._store.runs.status(run_id)
-            if status is None:
-                return  # deleted underneath us
-            if time.monotonic() - idle_since >= heartbeat:
-                idle_since = time.monotonic()
-                yield None
-            await self._bus.wait(run_id, min(poll, heartbeat))
+        with self._bus.subscribe(run_id) as wakeups:
+            while True:
+                batch = await self._store.runs.events(run_id, after, 500)
+                for event in batch:
+                    yield event
+                    after = event.seq
+                    if event.type in TERMINAL_EVENTS:
+                        return
+                if batch:
+                    idle_since = time.monotonic()
+                    continue
+                if await self._store.runs.status(run_id) is None:
+                    return  # deleted underneath us
+                if time.monotonic() - idle_since >= heartbeat:
+                    idle_since = time.monotonic()
+                    yield None
+                await wakeups.wait(min(poll, heartbeat))
 
     # --- cancel ---------------------------------------------------------------------------
 

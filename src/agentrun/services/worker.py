@@ -86,6 +86,7 @@ class Worker:
         self._closing = False
         self._metrics = metrics or Metrics()
         self._last_retention = 0.0
+        self._last_cancel_check = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -190,12 +191,17 @@ class Worker:
             asyncio.create_task(self._execute(run.id), name=f"run-{run.id}")
 
     async def _watch_cancels(self) -> None:
-        """Runs marked cancelling by another process (an API node) that execute here."""
-        if not self._active:
+        """Runs marked cancelling by another process (an API node) that execute here.
+
+        At most once per ``dispatch_poll_s`` (a dispatch pass runs on every new run); on
+        PostgreSQL the cancel's notification wakes the dispatcher at once anyway.
+        """
+        if not self._active or time.monotonic() - self._last_cancel_check < self._settings.dispatch_poll_s:
             return
-        for run in await self._store.runs.owned_active(self.executor_id):
-            if run.status is RunStatus.cancelling and run.id in self._active and run.id not in self._stopping:
-                await self.stop_run(run.id)
+        self._last_cancel_check = time.monotonic()
+        for run_id in await self._store.runs.cancelling_owned(self.executor_id):
+            if run_id in self._active and run_id not in self._stopping:
+                await self.stop_run(run_id)
 
     async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None:
         """Stop a run executing here now: mark its workflow cancelled, then interrupt its task."""

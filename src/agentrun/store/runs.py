@@ -148,8 +148,9 @@ class RunRepo:
                             "Use multitask=enqueue to run after it, or interrupt to cancel it.",
                             {"thread_id": thread_id, "active_run_id": busy},
                         )
-            await conn.execute(sa.insert(runs_t).values(last_seq=0, **values))
-            await _append(conn, values["id"], [queued_event])
+            # The run is born with its first event: seq 1, no separate last_seq bump.
+            await conn.execute(sa.insert(runs_t).values(last_seq=1, **values))
+            await conn.execute(sa.insert(events_t), [_event_row(values["id"], 1, queued_event)])
             if conn.dialect.name == "postgresql":
                 await conn.execute(sa.select(sa.func.pg_notify(QUEUE_CHANNEL, "")))
             return await self._get(conn, values["id"])
@@ -359,6 +360,18 @@ class RunRepo:
         except IntegrityError:
             return None
 
+    async def cancelling_owned(self, executor_id: str) -> list[str]:
+        async with self._engine.connect() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(runs_t.c.id).where(
+                            runs_t.c.executor_id == executor_id, runs_t.c.status == RunStatus.cancelling.value
+                        )
+                    )
+                ).all()
+            )
+
     async def owned_active(self, executor_id: str) -> list[Run]:
         async with self._engine.connect() as conn:
             rows = (
@@ -535,6 +548,19 @@ class RunRepo:
         return [to_event(r) for r in rows]
 
 
+def _event_row(run_id: str, seq: int, event: NewEvent) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "seq": seq,
+        "type": event.type.value,
+        "role": event.role,
+        "content": event.content,
+        "data": event.data,
+        "level": event.level.value,
+        "created_at": event.created_at,
+    }
+
+
 def _agent_has_room() -> sa.ColumnElement[bool]:
     """The run's agent is below its ``max_concurrency`` (or has none).
 
@@ -582,20 +608,5 @@ async def _append(
         # Delivered at commit, to every process: how another node's reader learns of these events.
         payload = run_id if status_change else f"{run_id}|e"  # "|e": events only, status unchanged
         await conn.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, payload)))
-    await conn.execute(
-        sa.insert(events_t),
-        [
-            {
-                "run_id": run_id,
-                "seq": first + i,
-                "type": e.type.value,
-                "role": e.role,
-                "content": e.content,
-                "data": e.data,
-                "level": e.level.value,
-                "created_at": e.created_at,
-            }
-            for i, e in enumerate(events)
-        ],
-    )
+    await conn.execute(sa.insert(events_t), [_event_row(run_id, first + i, e) for i, e in enumerate(events)])
     return last
