@@ -63,7 +63,7 @@ async def test_retention_deletes_old_finished_runs_and_their_events(api) -> None
             sa.text("UPDATE runs SET finished_at = :t WHERE id = :id"),
             {"t": datetime.now(UTC) - timedelta(days=31), "id": old["id"]},
         )
-    deleted = await api.services.worker.apply_retention()
+    deleted = await api.services.worker.caretaker.apply_retention()
     assert deleted == 1
     assert (await api.client.get(f"/v1/runs/{old['id']}")).status_code == 404
     assert (await api.client.get(f"/v1/runs/{new['id']}")).status_code == 200
