@@ -13,6 +13,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from agentrun.api.compat._shape import iso as _iso
+from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.events import EventType
@@ -42,16 +44,6 @@ class AcpRunBody(Strict):
     title: str | None = Field(None, description="Display title.")
     mode: Literal["sync", "async"] = "sync"
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form metadata object.")
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
 
 
 def _input_of(body: AcpRunBody) -> str:

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
+from agentrun.api.compat._shape import iso as _iso
+from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.api.sse import HEARTBEAT, sse_response
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
@@ -60,16 +62,6 @@ class RunBody(Strict):
 
 class LegacyRunBody(RunBody):
     agent: str | None = Field(None, description="Optional here: the path names the agent.")  # type: ignore[assignment]
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
 
 
 def run_data(run: Run) -> dict[str, Any]:

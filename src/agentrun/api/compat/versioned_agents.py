@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.domain.errors import not_found
 from agentrun.domain.events import EventType
@@ -59,10 +60,6 @@ class CreateRunBody(Strict):
         alias="revisionId",
         description="The revision to run: its id, or its number; default: the published revision.",
     )
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def sources_of(events: list[Event]) -> list[dict[str, Any]]:
