@@ -19,7 +19,8 @@ from agentrun.client import (
     ValidationError,
 )
 
-pytestmark = pytest.mark.slow
+# The SDK's whole public surface, against a server on each database.
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("live_server", ["sqlite", "postgres"], indirect=True)]
 
 OFFLINE = "[offline test model"
 
