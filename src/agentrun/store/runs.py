@@ -334,29 +334,36 @@ class RunRepo:
         """
         try:
             async with self._engine.begin() as conn:
-                result = await conn.execute(
-                    sa.update(runs_t)
-                    .where(
-                        runs_t.c.id == run_id, runs_t.c.status == RunStatus.queued.value, _agent_has_room()
+                # One statement: the transition, the seq for run.started, and the row back.
+                row = (
+                    await conn.execute(
+                        sa.update(runs_t)
+                        .where(
+                            runs_t.c.id == run_id,
+                            runs_t.c.status == RunStatus.queued.value,
+                            _agent_has_room(),
+                        )
+                        .values(
+                            status=RunStatus.running.value,
+                            executor_id=executor_id,
+                            started_at=now(),
+                            attempt=runs_t.c.attempt + 1,
+                            last_seq=runs_t.c.last_seq + 1,
+                        )
+                        .returning(*_RUN_COLUMNS)
                     )
-                    .values(
-                        status=RunStatus.running.value,
-                        executor_id=executor_id,
-                        started_at=now(),
-                        attempt=runs_t.c.attempt + 1,
-                    )
-                )
-                if result.rowcount != 1:
+                ).first()
+                if row is None:
                     return None
-                run = await self._get(conn, run_id)
+                run = to_run(row)
                 started.data = {
                     **(started.data or {}),
                     "model": run.model,
                     "offline": run.offline,
                     "attempt": run.attempt,
                 }
-                await _append(conn, run_id, [started])
-                return run.model_copy(update={"last_seq": run.last_seq + 1})
+                await _insert_events(conn, run_id, run.last_seq, [started])
+                return run
         except IntegrityError:
             return None
 
@@ -510,10 +517,13 @@ class RunRepo:
                 query = query.where(
                     sa.or_(runs_t.c.executor_id == executor_id, runs_t.c.status == RunStatus.queued.value)
                 )
-            if (await conn.execute(query.values(**values))).rowcount != 1:
+            events = [*before, event]
+            values["last_seq"] = runs_t.c.last_seq + len(events)
+            row = (await conn.execute(query.values(**values).returning(*_RUN_COLUMNS))).first()
+            if row is None:
                 return None
-            await _append(conn, run_id, [*before, event])
-            run = await self._get(conn, run_id)
+            run = to_run(row)
+            await _insert_events(conn, run_id, run.last_seq - len(events) + 1, events)
             await webhooks.enqueue_for_run(conn, run, event.type.value)  # webhooks commit with the run's end
             return run
 
@@ -603,10 +613,16 @@ async def _append(
     if row is None:
         return None
     last = row[0]
-    first = last - len(events) + 1
+    await _insert_events(conn, run_id, last - len(events) + 1, events, status_change=status_change)
+    return last
+
+
+async def _insert_events(
+    conn: AsyncConnection, run_id: str, first: int, events: Sequence[NewEvent], *, status_change: bool = True
+) -> None:
+    """Insert events numbered from ``first`` (the caller reserved the seqs on the run row)."""
     if conn.dialect.name == "postgresql":
         # Delivered at commit, to every process: how another node's reader learns of these events.
         payload = run_id if status_change else f"{run_id}|e"  # "|e": events only, status unchanged
         await conn.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, payload)))
     await conn.execute(sa.insert(events_t), [_event_row(run_id, first + i, e) for i, e in enumerate(events)])
-    return last
