@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import PageErrors, chromium, screenshot
 from tests.support.live import LiveServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -29,7 +29,7 @@ TOOLS = [{"kind": "builtin", "name": "current_time"}, {"kind": "builtin", "name"
 def browser() -> Iterator[Browser]:
     # Generous waits: the suite shares two cores with servers and other tests; a wait that passes
     # ends as soon as its condition holds.
-    expect.set_options(timeout=20_000)
+    expect.set_options(timeout=60_000)  # a CI machine running four test processes can be slow
     with chromium() as b:
         yield b
 
@@ -62,7 +62,7 @@ def open_console(browser: Browser, server: LiveServer, viewport: dict = DESKTOP)
 
 def new_page(browser: Browser, viewport: dict = DESKTOP) -> Page:
     page = browser.new_context(viewport=viewport).new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(60_000)
     return page
 
 

@@ -309,7 +309,12 @@ class Worker:
         run = await self._store.runs.get(run_id)
         if run.status.terminal:
             return
-        if run.executor_id != self.executor_id and not await self._store.runs.adopt(run_id, self.executor_id):
+        # A workflow recovered by DBOS may be executed by any live process (its recovery goes
+        # through a queue); executing it makes this process the run's owner.
+        in_workflow = run.durability is Durability.steps and self._engine.in_workflow()
+        if run.executor_id != self.executor_id and not await self._store.runs.adopt(
+            run_id, self.executor_id, from_anyone=in_workflow
+        ):
             return  # another live executor owns it: never write to a run we do not own
         if run.status is RunStatus.cancelling:
             await self._finish_error(run_id, RunStatus.cancelled, "cancelled", "cancelled before it started")

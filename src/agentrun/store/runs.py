@@ -422,16 +422,22 @@ class RunRepo:
                     released.append((row.id, row.durability))
         return released
 
-    async def adopt(self, run_id: str, executor_id: str) -> bool:
-        """Take an orphaned active run (or confirm it is ours). False: another executor owns it."""
+    async def adopt(self, run_id: str, executor_id: str, *, from_anyone: bool = False) -> bool:
+        """Take an orphaned active run (or confirm it is ours). False: another executor owns it.
+
+        ``from_anyone``: the caller executes the run's durable workflow, which DBOS hands to
+        exactly one execution at a time; whoever held the run before has lost the workflow, so
+        the run follows it (and the previous holder's writes are fenced from now on).
+        """
+        owner_ok = (
+            sa.true()
+            if from_anyone
+            else sa.or_(runs_t.c.executor_id.is_(None), runs_t.c.executor_id == executor_id)
+        )
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 sa.update(runs_t)
-                .where(
-                    runs_t.c.id == run_id,
-                    runs_t.c.status.in_(_ACTIVE),
-                    sa.or_(runs_t.c.executor_id.is_(None), runs_t.c.executor_id == executor_id),
-                )
+                .where(runs_t.c.id == run_id, runs_t.c.status.in_(_ACTIVE), owner_ok)
                 .values(executor_id=executor_id, orphaned_at=None)
             )
             return result.rowcount == 1
