@@ -16,6 +16,7 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # "session manager started" is not news
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
