@@ -74,7 +74,9 @@ def test_delivery_resumes_after_sigkill_and_arrives_once_the_receiver_is_up(tmp_
     assert after["id"] == before["id"] == got.headers["webhook-id"]
     attempts = after["attempts"]
     assert [a["n"] for a in attempts] == list(range(1, len(attempts) + 1))
-    assert len(attempts) >= 3
+    # The attempt in flight at the kill may be re-run under its number (at-least-once per step),
+    # so the count is at least what was recorded before the kill, not necessarily one more.
+    assert len(attempts) >= len(before["attempts"]) >= 2
     assert all(a["status_code"] is None and a["error"] and a["outcome"] == "retry" for a in attempts[:-1])
     assert (attempts[-1]["status_code"], attempts[-1]["outcome"]) == (200, "delivered")
     # Attempts recorded before the kill are still there, unchanged.
