@@ -146,7 +146,7 @@ def test_start_runs_from_the_form_and_watch_events_live(
             }).observe(document.getElementById('main'), {childList: true, subtree: true});
         }"""
     )
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
 
     # The run opens and streams: run.started reaches the page while the model still sleeps
     # (1.5 s); the answer comes later, shown with the run "running" - not all at once at the end.
@@ -176,7 +176,7 @@ def test_start_runs_from_the_form_and_watch_events_live(
     page.get_by_label("Agent").select_option("demo")
     page.get_by_label("Prompt").fill("hello from the stream")
     page.get_by_label("stream", exact=False).check()
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
     expect(page.locator("#events .t-run-completed")).to_be_visible()
     expect(page.locator("#run-result")).to_contain_text("hello from the stream")
     assert errors.errors == []
@@ -243,7 +243,7 @@ def test_tool_calls_fold_arguments_and_results(
     page, errors = open_console(browser, live_server)
     goto(page, live_server, f"/start?agent={agent['slug']}")
     page.get_by_label("Prompt").fill("use your tools")
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
     expect(page.locator("#events .t-run-completed")).to_be_visible()
 
     calls = page.locator("#events details.tool")
@@ -302,7 +302,7 @@ def test_form_generated_from_the_input_schema(
     screenshot(page, "start-form-generated")
 
     # A required field left empty is caught in the browser, before any request.
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
     expect(page.locator("#start-errors")).to_contain_text("topic: required")
 
     page.get_by_label("topic").fill("consoles")
@@ -311,7 +311,7 @@ def test_form_generated_from_the_input_schema(
     page.get_by_label("tone").select_option(label="casual")
     page.get_by_label("urgent").check()
     page.get_by_label("tags").fill('["a", "b"]')
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
     expect(page.locator("#run-status .badge")).to_have_text("completed")
     run = api.get(f"/v1/runs/{run_id_from_url(page)}").json()
     assert run["input"] == {
@@ -327,7 +327,7 @@ def test_form_generated_from_the_input_schema(
     goto(page, live_server, f"/start?agent={agent['slug']}")
     page.get_by_label("Edit as JSON").check()
     page.get_by_label("Input (JSON)").fill('{"topic": "x", "count": 99}')
-    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start run").click(no_wait_after=True)  # the run page is awaited below
     expect(page.locator("#start-errors .error")).to_contain_text("input_invalid")
     # The browser logs the 422 response itself; nothing else went wrong.
     assert [e for e in errors.errors if "422" not in e] == []
