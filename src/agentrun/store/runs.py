@@ -478,12 +478,6 @@ class RunRepo:
                 conn, run_id, events, executor_id=executor_id, require_active=True, status_change=False
             )
 
-    async def set_model(self, run_id: str, model: str, offline: bool) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(runs_t).where(runs_t.c.id == run_id).values(model=model, offline=offline)
-            )
-
     async def finish(
         self,
         run_id: str,
