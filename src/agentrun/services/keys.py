@@ -70,7 +70,19 @@ class KeyService:
         return await self._store.keys.list(None if principal.admin else principal.project_id)
 
     async def revoke(self, principal: Principal, key_id: str) -> ApiKey:
-        return await self._store.keys.revoke(key_id, None if principal.admin else principal.project_id)
+        """Admin keys revoke any key. A project key revokes its own project's non-admin keys
+        (itself included); another project's key does not exist for it (404), and its project's
+        admin keys are refused (403): a project key must not lock the operator out."""
+        if principal.admin:
+            return await self._store.keys.revoke(key_id, None)
+        target = await self._store.keys.get(key_id, principal.project_id)
+        if target.admin:
+            raise AgentrunError(
+                ErrorCode.forbidden,
+                "Only an admin key may revoke an admin key.",
+                {"key_id": key_id},
+            )
+        return await self._store.keys.revoke(key_id, principal.project_id, admin=False)
 
     async def bootstrap(self) -> ApiKeyCreated | None:
         """A server that requires keys and has none gets one admin key, printed once at start."""

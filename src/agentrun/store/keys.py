@@ -65,11 +65,24 @@ class KeyRepo:
         async with self._engine.connect() as conn:
             return [_key(r) for r in (await conn.execute(query)).all()]
 
-    async def revoke(self, key_id: str, project_id: str | None) -> ApiKey:
+    async def get(self, key_id: str, project_id: str | None) -> ApiKey:
+        select = sa.select(keys_t).where(keys_t.c.id == key_id)
+        if project_id is not None:
+            select = select.where(keys_t.c.project_id == project_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select)).first()
+        if row is None:
+            raise not_found("key", key_id)
+        return _key(row)
+
+    async def revoke(self, key_id: str, project_id: str | None, admin: bool | None = None) -> ApiKey:
+        """Revoke the key (of ``project_id``, and only if its ``admin`` flag is that, when given)."""
         async with self._engine.begin() as conn:
             query = sa.update(keys_t).where(keys_t.c.id == key_id, keys_t.c.revoked_at.is_(None))
             if project_id is not None:
                 query = query.where(keys_t.c.project_id == project_id)
+            if admin is not None:
+                query = query.where(keys_t.c.admin.is_(admin))
             await conn.execute(query.values(revoked_at=now()))
             select = sa.select(keys_t).where(keys_t.c.id == key_id)
             if project_id is not None:

@@ -1,4 +1,8 @@
-"""/v1/admin/keys: API keys. A project key manages its own project's keys; an admin key, all."""
+"""/v1/admin/keys: API keys (the key model: docs/configuration.md#auth).
+
+Admin keys mint, list and revoke every project's keys. A project (non-admin) key mints nothing,
+lists its own project's keys and revokes its project's non-admin keys, itself included.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ router = APIRouter(prefix="/v1/admin/keys", tags=["admin"])
 
 @router.post("", status_code=201, operation_id="create_key")
 async def create_key(body: ApiKeyCreate, services: ServicesDep, principal: PrincipalDep) -> ApiKeyCreated:
-    if not principal.admin and (body.project != principal.project_id or body.admin):
+    # Only admin keys mint keys: a key minted by a project key would keep working after that
+    # key is revoked, so a leaked project key could leave a successor behind.
+    if not principal.admin:
         raise AgentrunError(
             ErrorCode.forbidden,
-            "Only an admin key may create keys for another project or admin keys.",
+            "Only an admin key may create keys; ask an operator (or use `agentrun keys create`).",
             {"project": body.project},
         )
     return await services.keys.create(body.project, body.name, body.admin)
