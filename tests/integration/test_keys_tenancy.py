@@ -6,6 +6,7 @@ project's keys and revokes non-admin keys of its project (itself included), neve
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -73,3 +74,94 @@ async def test_nothing_a_project_key_minted_outlives_its_revocation(api) -> None
     )
     assert created.status_code == 201
     assert (await api.client.get("/v1/runs", headers=_h(created.json()["key"]))).status_code == 200
+
+
+async def test_thread_ids_are_scoped_per_project(api) -> None:  # type: ignore[no-untyped-def]
+    mine = _h((await _key(api, "alpha")).key)
+    theirs = _h((await _key(api, "beta")).key)
+    for headers in (mine, theirs):
+        resp = await api.client.put(
+            "/v1/agents/helper", json={"slug": "helper", "model": "test"}, headers=headers
+        )
+        assert resp.status_code in (200, 201), resp.text
+    thread_id = f"shared-{uuid.uuid4().hex[:8]}"
+    first = await api.client.post(
+        "/v1/run",
+        json={"agent": "helper", "prompt": "alpha secret", "threadId": thread_id, "stream": False},
+        headers=mine,
+    )
+    assert first.status_code == 200, first.text
+    # Another project with the same id: not 409, it gets a thread of its own under that id.
+    other = await api.client.post(
+        "/v1/run",
+        json={"agent": "helper", "prompt": "beta says hi", "threadId": thread_id, "stream": False},
+        headers=theirs,
+    )
+    assert other.status_code == 200, other.text
+    assert other.json()["data"]["threadId"] == thread_id
+    assert "alpha secret" not in other.text
+    # Each project sees only its own thread and runs under that id.
+    for headers, prompt in ((mine, "alpha secret"), (theirs, "beta says hi")):
+        detail = await api.client.get(f"/v1/threads/{thread_id}", headers=headers)
+        assert detail.status_code == 200, detail.text
+        assert [m["content"] for m in detail.json()["messages"] if m["role"] == "user"] == [prompt]
+        assert detail.json()["run_count"] == 1
+        runs = (await api.client.get(f"/v1/runs?thread_id={thread_id}", headers=headers)).json()["data"]
+        assert [r["prompt"] for r in runs] == [prompt]
+    # The native create continues the caller's own thread only.
+    cont = await api.client.post(
+        "/v1/runs", json={"agent": "helper", "prompt": "again", "thread_id": thread_id}, headers=theirs
+    )
+    assert cont.status_code == 200, cont.text
+    assert (await api.client.get(f"/v1/threads/{thread_id}", headers=mine)).json()["run_count"] == 1
+    # Deleting one project's thread leaves the other's.
+    assert (await api.client.delete(f"/v1/threads/{thread_id}", headers=theirs)).status_code == 204
+    assert (await api.client.get(f"/v1/threads/{thread_id}", headers=theirs)).status_code == 404
+    assert (await api.client.get(f"/v1/threads/{thread_id}", headers=mine)).status_code == 200
+
+
+async def test_unknown_thread_id_on_native_runs_is_404_whoever_has_it(api) -> None:  # type: ignore[no-untyped-def]
+    mine = _h((await _key(api, "gamma")).key)
+    theirs = _h((await _key(api, "delta")).key)
+    thread = (await api.client.post("/v1/threads", json={}, headers=mine)).json()
+    agent = await api.client.post("/v1/agents", json={"slug": "delta-agent", "model": "test"}, headers=theirs)
+    assert agent.status_code == 201, agent.text
+    taken = await api.client.post(
+        "/v1/runs", json={"agent": "delta-agent", "prompt": "hi", "thread_id": thread["id"]}, headers=theirs
+    )
+    never = await api.client.post(
+        "/v1/runs", json={"agent": "delta-agent", "prompt": "hi", "thread_id": "thr_never_used"}, headers=theirs
+    )
+    assert taken.status_code == never.status_code == 404
+    assert taken.json()["error"]["code"] == never.json()["error"]["code"] == "thread_not_found"
+
+
+async def test_thread_list_reports_run_count_and_active_run(api) -> None:  # type: ignore[no-untyped-def]
+    headers = _h((await _key(api, "lister")).key)
+    agent = (
+        await api.client.post("/v1/agents", json={"slug": "sleepy", "model": "test:sleep-3000"}, headers=headers)
+    ).json()
+    thread = (await api.client.post("/v1/threads", json={"agent": agent["id"]}, headers=headers)).json()
+    run = (
+        await api.client.post(
+            "/v1/runs",
+            json={"agent": agent["id"], "prompt": "slow", "thread_id": thread["id"], "mode": "async"},
+            headers=headers,
+        )
+    ).json()
+    try:
+        listed = (await api.client.get("/v1/threads", headers=headers)).json()["data"]
+        [row] = [t for t in listed if t["id"] == thread["id"]]
+        assert row["run_count"] == 1
+        assert row["active_run_id"] == run["id"]
+        detail = (await api.client.get(f"/v1/threads/{thread['id']}", headers=headers)).json()
+        assert detail["run_count"] == row["run_count"] and detail["active_run_id"] == row["active_run_id"]
+    finally:
+        await api.client.post(f"/v1/runs/{run['id']}/cancel", headers=headers)
+        for _ in range(100):
+            if (await api.client.get(f"/v1/runs/{run['id']}", headers=headers)).json()["status"] == "cancelled":
+                break
+            await asyncio.sleep(0.05)
+    listed = (await api.client.get("/v1/threads", headers=headers)).json()["data"]
+    [row] = [t for t in listed if t["id"] == thread["id"]]
+    assert row["run_count"] == 1 and row["active_run_id"] is None

@@ -285,7 +285,9 @@ class Thread(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-    active_run_id: str | None = None
+    active_run_id: str | None = Field(
+        None, description="The thread's unfinished run (running, or queued next), if any."
+    )
     run_count: int = 0
 
 

@@ -441,7 +441,7 @@ def build_server(
 
 async def _create(caller: Caller, body: RunCreate, idempotency_key: str | None) -> Run:
     runs = caller.services.runs
-    # RunService turns a thread id taken by another project into a clear conflict error.
+    # Thread ids are scoped per project: an id another project uses is a new thread here.
     try:
         run, _ = await runs.create(caller.project_id, body, idempotency_key, create_thread=True)
     except AgentrunError as exc:

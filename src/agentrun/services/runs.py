@@ -221,18 +221,14 @@ class RunService:
                 )
             try:
                 await self._store.threads.create(project_id, agent_id, None, {}, thread_id=body.thread_id)
-            except IntegrityError as exc:
-                # Either a concurrent request created it for us (fine) or the id is taken
-                # elsewhere: thread ids are global, so the caller must pick another.
+            except IntegrityError:
+                # Thread ids are scoped per project, so the only clash is a concurrent request
+                # of this project that created it first: use that thread.
                 if await self._store.threads.find(project_id, body.thread_id) is None:
-                    raise AgentrunError(
-                        ErrorCode.conflict,
-                        f"The thread id {body.thread_id!r} is not available; choose another.",
-                        {"thread_id": body.thread_id},
-                    ) from exc
+                    raise
             return
         if body.multitask is Multitask.interrupt:
-            for other in await self._store.runs.active_on_thread(body.thread_id):
+            for other in await self._store.runs.active_on_thread(project_id, body.thread_id):
                 await self.cancel(project_id, other.id, reason="interrupted by a newer run on the thread")
                 await self.wait(project_id, other.id, timeout=10)
 

@@ -54,7 +54,7 @@ class ThreadService:
 
     async def get(self, project_id: str, thread_id: str) -> ThreadDetail:
         thread = await self._store.threads.get(project_id, thread_id)
-        runs = [run for run, _ in await self._store.runs.thread_runs(thread_id)]
+        runs = [run for run, _ in await self._store.runs.thread_runs(project_id, thread_id)]
         return ThreadDetail(**thread.model_dump(), messages=conversation(runs))
 
     async def list(self, project_id: str, agent: str | None, cursor: str | None, limit: int) -> Page[Thread]:
@@ -63,11 +63,11 @@ class ThreadService:
 
     async def delete(self, project_id: str, thread_id: str) -> None:
         await self._store.threads.get(project_id, thread_id)
-        unfinished = await self._store.runs.active_on_thread(thread_id)
+        unfinished = await self._store.runs.active_on_thread(project_id, thread_id)
         if unfinished:
             raise AgentrunError(
                 ErrorCode.thread_busy,
                 f"Thread {thread_id} has {len(unfinished)} unfinished run(s); cancel them or wait, then delete.",
                 {"thread_id": thread_id, "run_ids": [r.id for r in unfinished]},
             )
-        await self._store.threads.delete(thread_id)
+        await self._store.threads.delete(project_id, thread_id)

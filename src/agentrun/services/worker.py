@@ -326,7 +326,7 @@ class Worker:
         self._sinks[run_id] = sink
         history: list[Any] = []
         if run.thread_id:
-            history = history_from_json(await self._store.runs.thread_history(run.thread_id, run.id))
+            history = history_from_json(await self._store.runs.thread_history(run.project_id, run.thread_id, run.id))
         inputs = run_inputs(run.prompt, run.input, run.messages, history)
         limits, model_settings = limits_for(run.config)
         if limits.request_limit is None:

@@ -125,7 +125,9 @@ class RunRepo:
             thread_id = values.get("thread_id")
             if thread_id is not None:
                 await conn.execute(
-                    sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now())
+                    sa.update(threads_t)
+                    .where(threads_t.c.project_id == values["project_id"], threads_t.c.id == thread_id)
+                    .values(updated_at=now())
                 )
                 # Number the run only now that the thread is locked: a thread's queue runs in id
                 # order, so ids (and created_at) must follow the order its runs are inserted in.
@@ -136,6 +138,7 @@ class RunRepo:
                     busy = await conn.scalar(
                         sa.select(runs_t.c.id)
                         .where(
+                            runs_t.c.project_id == values["project_id"],
                             runs_t.c.thread_id == thread_id,
                             runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
                         )
@@ -252,25 +255,26 @@ class RunRepo:
                 await conn.execute(sa.delete(runs_t).where(runs_t.c.id.in_(ids)))
         return ids
 
-    async def thread_runs(self, thread_id: str) -> list[tuple[Run, Any]]:
+    async def thread_runs(self, project_id: str, thread_id: str) -> list[tuple[Run, Any]]:
         """All runs of a thread in order, with the model messages each one added."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(*_RUN_COLUMNS, runs_t.c.new_messages)
-                    .where(runs_t.c.thread_id == thread_id)
+                    .where(runs_t.c.project_id == project_id, runs_t.c.thread_id == thread_id)
                     .order_by(runs_t.c.id)
                 )
             ).all()
         return [(to_run(r), r.new_messages) for r in rows]
 
-    async def thread_history(self, thread_id: str, before_run_id: str) -> list[Any]:
+    async def thread_history(self, project_id: str, thread_id: str, before_run_id: str) -> list[Any]:
         """Model messages of the thread's completed runs that came before ``before_run_id``."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(runs_t.c.new_messages)
                     .where(
+                        runs_t.c.project_id == project_id,
                         runs_t.c.thread_id == thread_id,
                         runs_t.c.id < before_run_id,
                         runs_t.c.status == RunStatus.completed.value,
@@ -280,13 +284,14 @@ class RunRepo:
             ).all()
         return [r.new_messages for r in rows if r.new_messages]
 
-    async def active_on_thread(self, thread_id: str) -> list[Run]:
+    async def active_on_thread(self, project_id: str, thread_id: str) -> list[Run]:
         """Runs of the thread not yet finished (queued or active), oldest first."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(*_RUN_COLUMNS)
                     .where(
+                        runs_t.c.project_id == project_id,
                         runs_t.c.thread_id == thread_id,
                         runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
                     )
@@ -310,9 +315,12 @@ class RunRepo:
                     runs_t.c.thread_id.is_(None),
                     sa.and_(
                         ~sa.exists().where(
-                            active.c.thread_id == runs_t.c.thread_id, active.c.status.in_(_ACTIVE)
+                            active.c.project_id == runs_t.c.project_id,
+                            active.c.thread_id == runs_t.c.thread_id,
+                            active.c.status.in_(_ACTIVE),
                         ),
                         ~sa.exists().where(
+                            older.c.project_id == runs_t.c.project_id,
                             older.c.thread_id == runs_t.c.thread_id,
                             older.c.status == RunStatus.queued.value,
                             older.c.id < runs_t.c.id,
@@ -329,8 +337,8 @@ class RunRepo:
     async def claim(self, run_id: str, executor_id: str, started: NewEvent) -> Run | None:
         """queued -> running for this executor, with ``run.started``; None if someone else got it.
 
-        The partial unique index on (thread_id) WHERE active refuses a second active run on a
-        thread, so two workers racing for the same thread cannot both win.
+        The partial unique index on (project_id, thread_id) WHERE active refuses a second active
+        run on a thread, so two workers racing for the same thread cannot both win.
         """
         try:
             async with self._engine.begin() as conn:

@@ -56,7 +56,10 @@ class RevisionRow(Base):
 
 class ThreadRow(Base):
     __tablename__ = "threads"
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # Thread ids are the caller's (MCP, compat 004) and scoped per project: another project's
+    # thread of the same id is a different thread, and its existence is never revealed.
+    __table_args__ = (sa.PrimaryKeyConstraint("project_id", "id"),)
+    id: Mapped[str] = mapped_column(sa.String(64))
     project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"), index=True)
     agent_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     title: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
@@ -76,6 +79,7 @@ class RunRow(Base):
     __table_args__ = (
         sa.Index(
             "uq_runs_one_active_per_thread",
+            "project_id",
             "thread_id",
             unique=True,
             sqlite_where=sa.text(ACTIVE_STATUSES_SQL + " AND thread_id IS NOT NULL"),
@@ -91,7 +95,7 @@ class RunRow(Base):
         ),
         sa.Index("ix_runs_status_id", "status", "id"),
         sa.Index("ix_runs_project_id", "project_id", "id"),
-        sa.Index("ix_runs_thread_id", "thread_id", "id"),
+        sa.Index("ix_runs_thread_id", "project_id", "thread_id", "id"),
         sa.Index("ix_runs_agent_id", "agent_id", "id"),
     )
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

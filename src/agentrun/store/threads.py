@@ -18,6 +18,24 @@ runs_t = RunRow.__table__
 events_t = EventRow.__table__
 
 
+# A run is the thread's active run from the moment it is queued until it finishes: runs of a
+# thread execute one at a time in id order, so the oldest unfinished one is running or next.
+_UNFINISHED = [RunStatus.queued.value, *[s.value for s in ACTIVE]]
+
+
+def _run_stats(project_id: Any) -> Any:
+    """Per thread of the project: how many runs it has and its active (oldest unfinished) run."""
+    return (
+        sa.select(
+            runs_t.c.thread_id.label("thread_id"),
+            sa.func.count(runs_t.c.id).label("run_count"),
+            sa.func.min(sa.case((runs_t.c.status.in_(_UNFINISHED), runs_t.c.id))).label("active_run_id"),
+        )
+        .where(runs_t.c.project_id == project_id, runs_t.c.thread_id.is_not(None))
+        .group_by(runs_t.c.thread_id)
+    )
+
+
 def _thread(row: Any, active_run_id: str | None = None, run_count: int = 0) -> Thread:
     return Thread(
         id=row.id,
@@ -75,8 +93,8 @@ class ThreadRepo:
                 await conn.execute(
                     sa.select(
                         sa.func.count(runs_t.c.id),
-                        sa.func.max(sa.case((runs_t.c.status.in_([s.value for s in ACTIVE]), runs_t.c.id))),
-                    ).where(runs_t.c.thread_id == thread_id)
+                        sa.func.min(sa.case((runs_t.c.status.in_(_UNFINISHED), runs_t.c.id))),
+                    ).where(runs_t.c.project_id == project_id, runs_t.c.thread_id == thread_id)
                 )
             ).first()
         return _thread(row, active_run_id=stats[1], run_count=stats[0])
@@ -87,17 +105,24 @@ class ThreadRepo:
             raise not_found("thread", thread_id)
         return thread
 
-    async def touch(self, thread_id: str) -> None:
+    async def touch(self, project_id: str, thread_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
-                sa.update(threads_t).where(threads_t.c.id == thread_id).values(updated_at=now())
+                sa.update(threads_t)
+                .where(threads_t.c.project_id == project_id, threads_t.c.id == thread_id)
+                .values(updated_at=now())
             )
 
     async def list(
         self, project_id: str, agent_id: str | None, cursor: str | None, limit: int
     ) -> Page[Thread]:
         before = decode_cursor(cursor)
-        query = sa.select(threads_t).where(threads_t.c.project_id == project_id)
+        stats = _run_stats(project_id).subquery()
+        query = (
+            sa.select(threads_t, stats.c.run_count, stats.c.active_run_id)
+            .select_from(threads_t.outerjoin(stats, stats.c.thread_id == threads_t.c.id))
+            .where(threads_t.c.project_id == project_id)
+        )
         if agent_id:
             query = query.where(threads_t.c.agent_id == agent_id)
         if before:
@@ -106,19 +131,17 @@ class ThreadRepo:
             rows = (await conn.execute(query.order_by(threads_t.c.id.desc()).limit(limit + 1))).all()
         page = rows[:limit]
         return Page[Thread](
-            data=[_thread(r) for r in page],
+            data=[_thread(r, active_run_id=r.active_run_id, run_count=r.run_count or 0) for r in page],
             next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
         )
 
-    async def delete(self, thread_id: str) -> None:
+    async def delete(self, project_id: str, thread_id: str) -> None:
         """Delete the thread with its finished runs and their events (callers check it is idle)."""
+        of_thread = (runs_t.c.project_id == project_id, runs_t.c.thread_id == thread_id)
         async with self._engine.begin() as conn:
-            thread_run_ids = sa.select(runs_t.c.id).where(runs_t.c.thread_id == thread_id)
+            thread_run_ids = sa.select(runs_t.c.id).where(*of_thread)
             await conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(thread_run_ids)))
+            await conn.execute(sa.delete(runs_t).where(*of_thread, runs_t.c.status.notin_(_UNFINISHED)))
             await conn.execute(
-                sa.delete(runs_t).where(
-                    runs_t.c.thread_id == thread_id,
-                    runs_t.c.status.notin_([RunStatus.queued.value, *[s.value for s in ACTIVE]]),
-                )
+                sa.delete(threads_t).where(threads_t.c.project_id == project_id, threads_t.c.id == thread_id)
             )
-            await conn.execute(sa.delete(threads_t).where(threads_t.c.id == thread_id))
