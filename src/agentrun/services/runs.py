@@ -298,8 +298,15 @@ class RunService:
                 if batch:
                     idle_since = time.monotonic()
                     continue
-                if await self._store.runs.status(run_id) is None:
+                state = await self._store.runs.status(run_id)
+                if state is None:
                     return  # deleted underneath us
+                status, last_seq = state
+                if status.terminal and last_seq <= after:
+                    # Finished, and the reader already has every event (resumed at or past the
+                    # last seq): nothing more will ever come. The terminal event and the final
+                    # status/last_seq are written in one transaction, so nothing is missed.
+                    return
                 if time.monotonic() - idle_since >= heartbeat:
                     idle_since = time.monotonic()
                     yield None
