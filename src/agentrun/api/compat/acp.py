@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import ProjectDep, ServicesDep
@@ -23,7 +24,7 @@ from agentrun.domain.status import RunStatus
 from agentrun.services import compat
 from agentrun.services.container import Services
 
-router = APIRouter(tags=["compat: ACP runtime runs (003)"])
+router = APIRouter(tags=["compat: ACP runtime runs (003)"], route_class=JSONBodyRoute)
 
 STATUS = {
     RunStatus.queued: "queued",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
+from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
@@ -25,7 +26,7 @@ from agentrun.domain.models import ChatMessage, Event, Run, RunConfig, RunCreate
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
 
-router = APIRouter(tags=["compat: /v1/run (004)"])
+router = APIRouter(tags=["compat: /v1/run (004)"], route_class=JSONBodyRoute)
 
 STATUS = {
     RunStatus.queued: "registered",

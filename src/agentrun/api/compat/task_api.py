@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType
@@ -21,7 +22,7 @@ from agentrun.domain.status import RunStatus
 from agentrun.services import compat
 from agentrun.services.container import Services
 
-router = APIRouter(tags=["compat: task API (001)"])
+router = APIRouter(tags=["compat: task API (001)"], route_class=JSONBodyRoute)
 
 Provider = Literal["openai", "deepseek", "anthropic", "google", "groq", "mistral", "together"]
 

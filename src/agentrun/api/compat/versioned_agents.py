@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.domain.errors import not_found
@@ -17,7 +18,7 @@ from agentrun.domain.status import RunStatus
 from agentrun.services import compat
 from agentrun.services.container import Services
 
-router = APIRouter(tags=["compat: versioned agents (002)"])
+router = APIRouter(tags=["compat: versioned agents (002)"], route_class=JSONBodyRoute)
 
 STATUS = {
     RunStatus.queued: "pending",

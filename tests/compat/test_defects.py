@@ -1,0 +1,78 @@
+"""Compat promises outside clients found broken, each driven as that document's client would.
+
+``openai`` agents talk to a local scripted OpenAI-compatible server (so a test can see what the
+model was sent); ``test`` agents run on the offline model.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic_ai import models
+
+from tests.compat.conftest import create_agent, poll, unique
+from tests.support.fake_openai import FakeOpenAI, Turn
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ANSWER = "a short answer"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    # 50 + 20 tokens per request: more than the maxTokens the tests send.
+    with FakeOpenAI([Turn(text=ANSWER, usage=(50, 20))]) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def compat_settings(fake: FakeOpenAI) -> dict[str, Any]:
+    return {
+        "providers": {"openai_api_key": "sk-test", "openai_base_url": fake.url},
+        "webhooks": {"allow_hosts": ["127.0.0.1"], "backoff_s": [0.05], "retry_for_s": 5.0, "poll_s": 0.05},
+    }
+
+
+def uuid_form(agent_id: str) -> str:
+    return str(uuid.UUID(agent_id.removeprefix("agt_")))
+
+
+async def wait_native(api, run_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return await poll(
+        api.client,
+        f"/v1/runs/{run_id}",
+        lambda b: b["status"] in ("completed", "failed", "cancelled", "timed_out"),
+    )
+
+
+# --- 3: a JSON body whatever the declared content type -------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+async def test_json_body_is_accepted_whatever_the_content_type(api, content_type) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("ctype"))
+    headers = {"Content-Type": content_type} if content_type else {}
+    requests = [
+        ("/api/runs", {"prompt": "hello there", "provider": "groq", "model": "m"}, 200),
+        (f"/v0.1/agents/{agent['id']}/runs", {"input": {"topic": "x"}}, 201),
+        (f"/v1/servers/{agent['slug']}/runs", {"prompt": "hi"}, 201),
+        ("/v1/run", {"agent": agent["slug"], "prompt": "hi", "stream": False}, 200),
+        (f"/v1/agents/{agent['slug']}/run", {"prompt": "hi", "stream": False}, 200),
+    ]
+    for path, body, expected in requests:
+        # what `curl -d '{...}'` sends: the JSON text, declared as a form (or not declared)
+        resp = await api.client.post(path, content=json.dumps(body).encode(), headers=headers)
+        assert resp.status_code == expected, (path, resp.status_code, resp.text)
+
+
+async def test_a_body_that_is_not_json_is_still_a_clear_422(api) -> None:  # type: ignore[no-untyped-def]
+    resp = await api.client.post(
+        "/v1/run", content=b"agent=x&prompt=hi", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "validation_error"
