@@ -6,6 +6,7 @@ import time. Validators fail loudly so a bad deployment stops at start, not at t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -35,6 +36,20 @@ class LimitSettings(BaseModel):
     )
     retention_days: float = Field(
         30.0, gt=0, description="Finished runs and their events older than this are deleted."
+    )
+    # Connection limits, applied where uvicorn starts (api/server.py, api/http_protocol.py).
+    max_header_bytes: int = Field(
+        65_536, ge=1024, description="Largest request head (request line + headers); larger -> 431, closed."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A connection must send a whole request head this soon after connecting (or after "
+        "its previous response), else it is closed.",
+    )
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="An idle keep-alive connection is closed after this.")
+    max_connections: int = Field(
+        2048, ge=1, description="Open connections one process serves; a request beyond them -> 503."
     )
 
     @model_validator(mode="after")
@@ -68,7 +83,30 @@ class ProviderSettings(BaseModel):
     )
 
 
+class RegisteredMCPServer(BaseModel):
+    """An MCP server the operator registered by name; agents use it as ``{"kind": "mcp", "server": NAME}``."""
+
+    command: str | None = Field(None, description="stdio: the program to start (with `args`).")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="Added to the stdio server's environment.")
+    url: str | None = Field(None, description="Streamable HTTP endpoint (instead of `command`).")
+    timeout_s: float | None = Field(None, gt=0, description="Connect/request timeout; default tools.mcp_timeout_s.")
+    in_sandbox: bool = Field(
+        False, description="stdio only: start the server inside the run's sandbox (the run then gets one)."
+    )
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> RegisteredMCPServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("a registered MCP server needs exactly one of `command` (stdio) or `url`")
+        if self.in_sandbox and self.command is None:
+            raise ValueError("`in_sandbox` applies to stdio servers (`command`) only")
+        return self
+
+
 class ToolSettings(BaseModel):
+    """Tools (docs/tools.md). Code that runs in the server comes only from here, never from an API caller."""
+
     http_allow_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts or IPs the http_get tool may reach even when they are loopback/private (e.g. 127.0.0.1).",
@@ -76,6 +114,52 @@ class ToolSettings(BaseModel):
     http_timeout_s: float = 10.0
     http_max_bytes: int = 1_048_576
     mcp_timeout_s: float = 30.0
+    mcp_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, IPs or CIDRs MCP servers given by `url` may reach even when loopback/private.",
+    )
+    python: dict[str, str] = Field(
+        default_factory=dict,
+        description="Operator-registered Python tools: name -> 'package.module:function'.",
+    )
+    entry_points: bool = Field(
+        True, description="Also register the Python tools of installed packages' `agentrun.tools` entry points."
+    )
+    mcp_servers: dict[str, RegisteredMCPServer] = Field(
+        default_factory=dict, description="Operator-registered MCP servers by name."
+    )
+    allow_unregistered: bool | None = Field(
+        None,
+        description=(
+            "Let agent definitions carry raw Python `ref`s and raw stdio `command`s (code on the server). "
+            "null (default): only while the server is keyless on loopback (the caller is the operator)."
+        ),
+    )
+
+
+class SandboxSettings(BaseModel):
+    """Sandboxes (docs/sandbox.md): per-command limits (agents may lower or raise them up to
+    ``max_*``), sizes, retention."""
+
+    bwrap_path: str = Field("bwrap", description="The bubblewrap binary (Debian package `bubblewrap`).")
+    allow_network: bool = Field(
+        False, description="Let agents ask for network inside their sandbox (it shares the host's network)."
+    )
+    wall_s: float = Field(60.0, gt=0, description="Default wall-clock limit per command.")
+    cpu_s: int = Field(60, ge=1, description="Default CPU seconds per command.")
+    memory_mb: int = Field(512, ge=16, description="Default memory (address space) per command.")
+    max_processes: int = Field(64, ge=1, description="Default processes per command.")
+    max_file_mb: int = Field(64, ge=1, description="Default largest file a command may write.")
+    max_output_bytes: int = Field(65_536, ge=1024, description="Default output (stdout+stderr) kept per command.")
+    ceiling_wall_s: float = Field(600.0, gt=0, description="The most wall_s an agent may ask for.")
+    ceiling_memory_mb: int = Field(4096, ge=16, description="The most memory_mb an agent may ask for.")
+    max_workspace_mb: int = Field(256, ge=1, description="Largest workspace (all files) of one sandbox.")
+    max_project_mb: int = Field(2048, ge=1, description="All sandboxes of one project together.")
+    max_upload_bytes: int = Field(
+        50 * 1_048_576, ge=1024, description="Largest file or archive uploaded to a sandbox in one request."
+    )
+    max_read_bytes: int = Field(262_144, ge=1024, description="Most bytes the read_file tool returns.")
+    retention_days: float = Field(14.0, gt=0, description="Sandboxes unused this long are deleted.")
 
 
 class WebhookSettings(BaseModel):
@@ -93,6 +177,19 @@ class WebhookSettings(BaseModel):
     retry_for_s: float = Field(86400.0, ge=0, description="Keep retrying until this much waiting has passed.")
     timeout_s: float = Field(10.0, gt=0, description="Per-attempt HTTP timeout.")
     poll_s: float = Field(1.0, gt=0, description="How often a worker looks for new deliveries.")
+
+
+class SecuritySettings(BaseModel):
+    """Who may address the server (docs/configuration.md)."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (or name:port) besides localhost/127.0.0.1/[::1] a keyless loopback "
+        "server answers to; others get 403 (DNS-rebinding protection).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="With keys required, `Authorization: Bearer TOKEN` reads /metrics and /readyz details."
+    )
 
 
 class Settings(BaseSettings):
@@ -135,7 +232,9 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)  # webhooks: allow-list, retry schedule
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # Host checks, metrics token
 
     @model_validator(mode="after")
     def _liveness(self) -> Settings:
@@ -158,6 +257,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir.resolve() / 'dbos.sqlite'}"
 
     @property
+    def keyless_loopback(self) -> bool:
+        """Requests need no key and only this machine can connect: the caller is the operator."""
+        return self.auth_mode in ("auto", "disabled") and is_loopback(self.host)
+
+    @property
+    def unregistered_tools_allowed(self) -> bool:
+        """Whether agents may carry raw Python refs / stdio commands (see ToolSettings.allow_unregistered)."""
+        if self.tools.allow_unregistered is not None:
+            return self.tools.allow_unregistered
+        return self.keyless_loopback
+
+    @property
     def is_postgres(self) -> bool:
         return self.store_url.startswith("postgresql")
 
@@ -175,6 +286,16 @@ class Settings(BaseSettings):
 
             marker.write_text(f"{os.uname().nodename}-{uuid.uuid4().hex[:12]}")
         return marker.read_text().strip()
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name or address that only this machine can reach."""
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _async_driver(url: str) -> str:

@@ -322,7 +322,8 @@ async def test_wrapping_leaves_mcp_toolsets_alone() -> None:
         [mcp_spec(prefix="m"), ToolSpec(kind="builtin", name="current_time")], ToolSettings()
     )
     wrapped = wrap_function_toolsets(toolsets, lambda name, call: call())
-    assert isinstance(wrapped[0], PrefixedToolset) and isinstance(wrapped[0].wrapped, MCPToolset)
+    assert isinstance(wrapped[0], PrefixedToolset)
+    assert isinstance(wrapped[0].wrapped.wrapped, MCPToolset)  # inside the error sanitizer, not intercepted
     assert isinstance(wrapped[1], InterceptedToolset)
 
 

@@ -13,7 +13,7 @@ from agentrun.api import compat
 from agentrun.api.console import mount_console
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.limits import BodySizeLimit
-from agentrun.api.routes import agents, health, keys, runs, threads, webhooks
+from agentrun.api.routes import agents, health, keys, runs, sandboxes, threads, webhooks
 from agentrun.mcp.http import mount_mcp
 from agentrun.services.container import open_services
 from agentrun.settings import Settings
@@ -40,9 +40,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        # Files and archives for a sandbox are bigger than any JSON body.
+        larger={"/v1/sandboxes/": settings.sandbox.max_upload_bytes},
+    )
     install_error_handlers(app)
-    for module in (health, agents, runs, threads, keys, webhooks):
+    for module in (health, agents, runs, threads, sandboxes, keys, webhooks):
         app.include_router(module.router)
     for router in compat.routers:
         app.include_router(router)

@@ -18,6 +18,8 @@ class ErrorCode(StrEnum):
     invalid_request = "invalid_request"
     validation_error = "validation_error"
     input_invalid = "input_invalid"
+    tool_not_allowed = "tool_not_allowed"
+    sandbox_too_large = "sandbox_too_large"
     # 401 / 403
     unauthorized = "unauthorized"
     forbidden = "forbidden"
@@ -27,6 +29,7 @@ class ErrorCode(StrEnum):
     revision_not_found = "revision_not_found"
     run_not_found = "run_not_found"
     thread_not_found = "thread_not_found"
+    sandbox_not_found = "sandbox_not_found"
     # 409
     conflict = "conflict"
     no_published_revision = "no_published_revision"
@@ -48,6 +51,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.invalid_request: 400,
     ErrorCode.validation_error: 422,
     ErrorCode.input_invalid: 422,
+    ErrorCode.tool_not_allowed: 422,
+    ErrorCode.sandbox_too_large: 413,
     ErrorCode.unauthorized: 401,
     ErrorCode.forbidden: 403,
     ErrorCode.not_found: 404,
@@ -55,6 +60,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.revision_not_found: 404,
     ErrorCode.run_not_found: 404,
     ErrorCode.thread_not_found: 404,
+    ErrorCode.sandbox_not_found: 404,
     ErrorCode.conflict: 409,
     ErrorCode.no_published_revision: 409,
     ErrorCode.run_finished: 409,

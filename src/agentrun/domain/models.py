@@ -62,29 +62,67 @@ class RunConfig(Strict):
 class ToolSpec(Strict):
     """One tool source of an agent.
 
-    ``kind``: ``builtin`` (``name`` of a built-in tool), ``python`` (``ref`` =
-    ``package.module:function``), ``mcp`` (``command`` + ``args`` for stdio, or ``url`` for
-    streamable HTTP).
+    ``kind``: ``builtin`` (``name`` of a built-in tool), ``python`` (``name`` of a tool the
+    operator registered; a raw ``ref`` = ``package.module:function`` only where the operator
+    allows unregistered tools), ``mcp`` (``server``: a registered MCP server; ``url`` for
+    streamable HTTP; a raw stdio ``command`` + ``args`` only where unregistered tools are allowed).
     """
 
     kind: Literal["builtin", "python", "mcp"]
-    name: str | None = None
-    ref: str | None = None
-    command: str | None = None
+    name: str | None = Field(
+        None, max_length=200, description="builtin: its name; python: a registered tool (or a rename of `ref`)."
+    )
+    ref: str | None = Field(None, max_length=500, description="python: raw 'package.module:function' (operator only).")
+    server: str | None = Field(None, max_length=200, description="mcp: the name of a registered MCP server.")
+    command: str | None = Field(None, max_length=500, description="mcp: raw stdio command (operator only).")
     args: list[str] = Field(default_factory=list)
-    url: str | None = None
+    url: str | None = Field(None, max_length=2000, description="mcp: streamable HTTP URL (SSRF-guarded).")
     env: dict[str, str] = Field(default_factory=dict)
-    prefix: str | None = None
+    prefix: str | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _check_kind_fields(self) -> ToolSpec:
         if self.kind == "builtin" and not self.name:
             raise ValueError("a builtin tool needs `name`")
-        if self.kind == "python" and (not self.ref or ":" not in self.ref):
-            raise ValueError("a python tool needs `ref` as 'package.module:function'")
-        if self.kind == "mcp" and not (self.command or self.url):
-            raise ValueError("an mcp tool needs `command` (stdio) or `url` (streamable HTTP)")
+        if self.kind == "python":
+            if self.ref is None and not self.name:
+                raise ValueError("a python tool needs `name` (a registered tool) or `ref` ('package.module:function')")
+            if self.ref is not None and ":" not in self.ref:
+                raise ValueError("a python tool's `ref` must look like 'package.module:function'")
+        if self.kind == "mcp":
+            given = [f for f in ("server", "command", "url") if getattr(self, f)]
+            if len(given) != 1:
+                raise ValueError(
+                    "an mcp tool needs exactly one of `server` (registered), `url` (streamable HTTP) "
+                    f"or `command` (stdio); got {given or 'none'}"
+                )
         return self
+
+    @property
+    def unregistered(self) -> bool:
+        """Raw code or a raw command on the server: allowed only where the operator says so."""
+        return (self.kind == "python" and self.ref is not None) or (self.kind == "mcp" and self.command is not None)
+
+    @property
+    def label(self) -> str:
+        """How error messages name this tool."""
+        if self.kind == "python":
+            return f"python tool {self.ref or self.name!r}"
+        if self.kind == "mcp":
+            return f"mcp tool {self.server or self.url or self.command!r}"
+        return f"builtin tool {self.name!r}"
+
+
+class SandboxSpec(Strict):
+    """An isolated workspace for the run's commands (docs/sandbox.md); unset limits use the server's."""
+
+    network: bool = Field(False, description="Let commands reach the network (only if the operator allows it).")
+    wall_s: float | None = Field(None, gt=0, le=3600, description="Wall-clock limit per command.")
+    cpu_s: int | None = Field(None, ge=1, le=3600, description="CPU seconds per command.")
+    memory_mb: int | None = Field(None, ge=16, le=65536, description="Memory per command.")
+    max_processes: int | None = Field(None, ge=1, le=4096, description="Processes per command.")
+    max_file_mb: int | None = Field(None, ge=1, le=65536, description="Largest file a command may write.")
+    max_output_bytes: int | None = Field(None, ge=1024, le=16_777_216, description="Output kept per command.")
 
 
 class AgentDefinition(Strict):
@@ -98,6 +136,9 @@ class AgentDefinition(Strict):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     config: RunConfig = Field(default_factory=RunConfig)
+    sandbox: SandboxSpec | None = Field(
+        None, description="Give runs a sandbox (a workspace and the shell/file tools); null: none."
+    )
 
     @field_validator("model")
     @classmethod
@@ -140,6 +181,7 @@ class AgentUpdate(Strict):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     config: RunConfig | None = None
+    sandbox: SandboxSpec | None = None
     publish: bool = Field(False, description="Publish the revision this update creates.")
 
 
@@ -219,6 +261,13 @@ class RunCreate(Strict):
         None,
         description="Replay these tool calls without model calls; the model takes over at the first failure.",
     )
+    sandbox: bool | None = Field(
+        None,
+        description="Run in a sandbox even if the agent defines none (true); default: as the agent says.",
+    )
+    sandbox_id: str | None = Field(
+        None, max_length=64, description="Run in this existing sandbox of the project (implies sandbox)."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> RunCreate:
@@ -261,6 +310,7 @@ class Run(BaseModel):
         None, description="The worker process executing (or that executed) the run."
     )
     attempt: int = Field(0, description="How many times a worker claimed the run.")
+    sandbox_id: str | None = Field(None, description="The sandbox the run's commands execute in, if any.")
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -346,3 +396,29 @@ class ApiKeyCreate(Strict):
 
 class ApiKeyCreated(ApiKey):
     key: str = Field(description="The secret. Shown only now: store it.")
+
+
+class Sandbox(BaseModel):
+    """An isolated workspace: its files persist between the runs that use it (docs/sandbox.md)."""
+
+    id: str
+    project_id: str
+    thread_id: str | None = Field(description="The thread whose runs use this sandbox, if any.")
+    size_bytes: int = Field(description="Total size of the workspace's files.")
+    file_count: int
+    version: int = Field(description="Bumped by every change of the workspace's files.")
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime
+
+
+class SandboxCreate(Strict):
+    thread_id: str | None = Field(
+        None, min_length=1, max_length=64, description="Bind it to this thread: the thread's runs use it."
+    )
+
+
+class SandboxFile(BaseModel):
+    path: str = Field(description="Relative to the workspace root.")
+    type: Literal["file", "dir", "symlink"]
+    size: int

@@ -57,6 +57,7 @@ class RunDeps:
     run_id: str
     sink: EventSink
     output_schema: dict[str, Any] | None = None
+    sandbox: Any = None  # the run's sandbox (runtime.tools.sandbox.SandboxHandle), if it has one
     extra: dict[str, Any] = field(default_factory=dict)
 
 

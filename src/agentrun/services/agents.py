@@ -11,6 +11,7 @@ from agentrun.domain.models import (
     Page,
     Revision,
 )
+from agentrun.services.tool_policy import ToolPolicy
 from agentrun.store.agents import AgentRef
 from agentrun.store.store import Store
 
@@ -22,8 +23,13 @@ def _definition_of(body: AgentCreate) -> AgentDefinition:
 
 
 class AgentService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, tools: ToolPolicy) -> None:
         self._store = store
+        self._tools = tools
+
+    def _checked(self, definition: AgentDefinition) -> AgentDefinition:
+        self._tools.check(definition)
+        return definition
 
     async def create(self, project_id: str, body: AgentCreate) -> Agent:
         return await self._store.agents.create(
@@ -31,7 +37,7 @@ class AgentService:
             body.slug,
             body.name or body.slug,
             body.description,
-            _definition_of(body),
+            self._checked(_definition_of(body)),
             body.publish,
             body.max_concurrency,
         )
@@ -56,7 +62,7 @@ class AgentService:
             "max_concurrency": body.max_concurrency,
         }
         agent = await self._store.agents.update(
-            project_id, existing.id, fields, _definition_of(body), body.publish
+            project_id, existing.id, fields, self._checked(_definition_of(body)), body.publish
         )
         return agent, False
 
@@ -75,7 +81,7 @@ class AgentService:
         if changes:
             merged = current.definition.model_dump()
             merged.update(changes)
-            definition = AgentDefinition.model_validate(merged)
+            definition = self._checked(AgentDefinition.model_validate(merged))
         fields = body.model_dump(exclude_unset=True, include={"name", "description", "max_concurrency"})
         return await self._store.agents.update(project_id, current.id, fields, definition, body.publish)
 
@@ -118,4 +124,6 @@ class AgentService:
                 f"Agent {agent.slug!r} has no revision {number}; it has 1..{agent.latest_revision}.",
                 {"agent": agent.slug, "revision": number, "latest": agent.latest_revision},
             )
-        return agent, number, await self._store.agents.definition(agent.id, number)
+        definition = await self._store.agents.definition(agent.id, number)
+        self._tools.check_trust(definition)
+        return agent, number, definition

@@ -13,7 +13,9 @@ from agentrun.services.bus import RunBus
 from agentrun.services.keys import DEFAULT_PROJECT, KeyService
 from agentrun.services.metrics import Metrics
 from agentrun.services.runs import RunService
+from agentrun.services.sandboxes import SandboxService
 from agentrun.services.threads import ThreadService
+from agentrun.services.tool_policy import ToolPolicy
 from agentrun.services.webhooks import WebhookService
 from agentrun.services.worker import Worker
 from agentrun.settings import Settings
@@ -41,6 +43,7 @@ class Services:
     runs: RunService
     threads: ThreadService
     keys: KeyService
+    sandboxes: SandboxService
     worker: Worker | None
     engine: DurableEngine | None
     listener: PgListener | None = None
@@ -64,8 +67,10 @@ async def open_services(settings: Settings) -> Services:
     store = await Store.open(settings.store_url)
     await store.agents.ensure_project(DEFAULT_PROJECT, "Default project")
     bus = RunBus()
-    agents = AgentService(store)
-    runs = RunService(store, agents, bus, settings)
+    tools = ToolPolicy(settings)
+    sandboxes = SandboxService(store, settings)
+    agents = AgentService(store, tools)
+    runs = RunService(store, agents, bus, settings, sandboxes)
     threads = ThreadService(store, agents)
     keys = KeyService(store, settings)
     webhooks = WebhookService(store, settings)
@@ -76,14 +81,16 @@ async def open_services(settings: Settings) -> Services:
         engine = DurableEngine(
             system_database_url=settings.dbos_url, executor_id=executor_id, app_version=settings.app_version
         )
-        worker = Worker(store, engine, bus, settings, executor_id, metrics)
+        worker = Worker(store, engine, bus, settings, executor_id, metrics, tools, sandboxes)
         worker.register()
         webhooks.register(engine, executor_id)  # delivery workflows, declared before launch
         engine.launch()
         await worker.start()
         await webhooks.start()
         runs.dispatcher = worker
-    services = Services(settings, store, bus, agents, runs, threads, keys, worker, engine, metrics=metrics)
+    services = Services(
+        settings, store, bus, agents, runs, threads, keys, sandboxes, worker, engine, metrics=metrics
+    )
     services.webhooks = webhooks
     if store.dialect == "postgresql":
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from dataclasses import dataclass
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import ApiKey, ApiKeyCreated
-from agentrun.settings import Settings
+from agentrun.settings import Settings, is_loopback
 from agentrun.store.store import Store
 
 KEY_PREFIX = "ar_"
@@ -25,15 +24,6 @@ class Principal:
 
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class KeyService:

@@ -18,6 +18,7 @@ from agentrun.domain.status import RunStatus
 from agentrun.runtime.providers import ResolvedModel, resolve_model
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
+from agentrun.services.sandboxes import SandboxService
 from agentrun.services.webhooks import check_webhook_url
 from agentrun.settings import Settings
 from agentrun.store.common import new_id, now
@@ -83,8 +84,11 @@ def validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None
 
 
 class RunService:
-    def __init__(self, store: Store, agents: AgentService, bus: RunBus, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, agents: AgentService, bus: RunBus, settings: Settings, sandboxes: SandboxService
+    ) -> None:
         self._store = store
+        self._sandboxes = sandboxes
         self._agents = agents
         self._bus = bus
         self._settings = settings
@@ -120,6 +124,7 @@ class RunService:
         if body.thread_id is not None:
             await self._prepare_thread(project_id, body, agent.id, create_thread)
 
+        sandbox_id = await self._sandboxes.for_new_run(project_id, body, definition)
         resolved = self._model_label(definition.model)
         config = body.config.over(definition.config)
         run_id = new_id("run")
@@ -146,6 +151,7 @@ class RunService:
             "usage": {},
             "iterations": 0,
             "webhook_url": body.webhook_url,
+            "sandbox_id": sandbox_id,
             "cached_workflow": body.cached_workflow.model_dump() if body.cached_workflow else None,
             "multitask": body.multitask.value,
             "idempotency_key": idempotency_key,

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import UsageLimitExceeded
 
+from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.models import AgentDefinition, Durability, Run, RunError, Usage
 from agentrun.domain.status import RunStatus
@@ -43,6 +44,8 @@ from agentrun.services.bus import RunBus
 from agentrun.services.caretaker import Caretaker
 from agentrun.services.emitter import RunEmitter, RunFenced
 from agentrun.services.metrics import Metrics
+from agentrun.services.sandboxes import SandboxService
+from agentrun.services.tool_policy import ToolPolicy
 from agentrun.settings import Settings
 from agentrun.store.runs import NewEvent
 from agentrun.store.store import Store
@@ -66,8 +69,12 @@ class Worker:
         settings: Settings,
         executor_id: str,
         metrics: Metrics | None = None,
+        tools: ToolPolicy | None = None,
+        sandboxes: SandboxService | None = None,
     ) -> None:
         self._store = store
+        self._tools = tools if tools is not None else ToolPolicy(settings)
+        self._sandboxes = sandboxes if sandboxes is not None else SandboxService(store, settings)
         self._engine = engine
         self._bus = bus
         self._settings = settings
@@ -77,7 +84,7 @@ class Worker:
         self._stopping: dict[str, str] = {}  # run id -> why it is being cancelled
         self._sinks: dict[str, RunEmitter] = {}
         self._workflow_ids: dict[str, str] = {}  # run id -> the workflow (or fork) executing it
-        self._agents: dict[tuple[str, int, bool], tuple[Agent[RunDeps, Any], AgentDefinition]] = {}
+        self._agents: dict[tuple[str, int, bool, bool], tuple[Agent[RunDeps, Any], AgentDefinition]] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
@@ -321,7 +328,13 @@ class Worker:
             return
 
         durable = run.durability is Durability.steps and self._engine.in_workflow()
-        agent, definition = await self._agent_for(run, durable)
+        try:
+            agent, definition = await self._agent_for(run, durable)
+            sandbox = self._sandboxes.session(run.sandbox_id, definition.sandbox) if run.sandbox_id else None
+        except AgentrunError as exc:  # tool_not_allowed since a setting changed; no bubblewrap here
+            code = "sandbox_unavailable" if exc.code is ErrorCode.unavailable else exc.code.value
+            await self._finish_error(run_id, RunStatus.failed, code, exc.message)
+            return
         sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
         self._sinks[run_id] = sink
         history: list[Any] = []
@@ -332,7 +345,7 @@ class Worker:
         if limits.request_limit is None:
             limits.request_limit = self._settings.limits.default_max_turns
         timeout_s = run.config.timeout_s or self._settings.limits.default_timeout_s
-        deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema)
+        deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema, sandbox=sandbox)
         try:
             steps = [step.model_dump() for step in run.cached_workflow.steps] if run.cached_workflow else None
             async with asyncio.timeout(timeout_s):
@@ -408,7 +421,8 @@ class Worker:
 
     async def _agent_for(self, run: Run, durable: bool) -> tuple[Agent[RunDeps, Any], AgentDefinition]:
         """The built agent of the run's revision (revisions are immutable: built once per process)."""
-        key = (run.agent_id, run.revision, durable)
+        sandboxed = run.sandbox_id is not None
+        key = (run.agent_id, run.revision, durable, sandboxed)
         cached = self._agents.get(key)
         if cached is None:
             definition = await self._store.agents.definition(run.agent_id, run.revision)
@@ -419,18 +433,21 @@ class Worker:
                 definition,
                 ReplayModel(resolved.model),
                 name=name,
-                toolsets=self._toolsets(definition),
+                toolsets=self._toolsets(definition, sandboxed),
                 capabilities=capabilities,
             )
             cached = self._agents[key] = (agent, definition)
+        self._tools.check_trust(cached[1])  # every run: settings may have changed since it was stored
         return cached
 
-    def _toolsets(self, definition: Any) -> list[Any]:
-        if not definition.tools:
+    def _toolsets(self, definition: Any, sandboxed: bool) -> list[Any]:
+        if not definition.tools and not sandboxed:
             return []
-        from agentrun.runtime.tools import build_toolsets, wrap_function_toolsets
+        from agentrun.runtime.tools import build_toolsets, sandbox_toolset, wrap_function_toolsets
 
-        toolsets = build_toolsets(definition.tools, self._settings.tools)
+        toolsets = build_toolsets(definition.tools, self._settings.tools, self._tools.registry)
+        if sandboxed:
+            toolsets.append(sandbox_toolset())
         return wrap_function_toolsets(toolsets, self._timed_tool_call)
 
     async def _timed_tool_call(self, name: str, call: Any) -> Any:

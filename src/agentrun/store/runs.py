@@ -84,6 +84,7 @@ def to_run(row: Any) -> Run:
         last_seq=row.last_seq,
         executor_id=row.executor_id,
         attempt=row.attempt,
+        sandbox_id=row.sandbox_id,
         created_at=aware(row.created_at),
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),

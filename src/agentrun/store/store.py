@@ -8,6 +8,7 @@ from agentrun.store.agents import AgentRepo
 from agentrun.store.db import make_engine, upgrade_async
 from agentrun.store.keys import KeyRepo
 from agentrun.store.runs import RunRepo
+from agentrun.store.sandboxes import SandboxRepo
 from agentrun.store.threads import ThreadRepo
 from agentrun.store.workers import WorkerRepo
 
@@ -20,6 +21,7 @@ class Store:
         self.threads = ThreadRepo(engine)
         self.keys = KeyRepo(engine)
         self.workers = WorkerRepo(engine)
+        self.sandboxes = SandboxRepo(engine)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:

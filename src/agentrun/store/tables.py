@@ -124,6 +124,7 @@ class RunRow(Base):
     # pydantic-ai messages this run added (JSON), the model history of the runs after it.
     new_messages: Mapped[Any] = mapped_column(JSONType, nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    sandbox_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     cached_workflow: Mapped[Any] = mapped_column(JSONType, nullable=True)
     multitask: Mapped[str] = mapped_column(sa.String(10), default="enqueue")
     executor_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
@@ -135,6 +136,29 @@ class RunRow(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class SandboxRow(Base):
+    """A sandbox's workspace, persisted as one archive so it follows its thread to any worker."""
+
+    __tablename__ = "sandboxes"
+    __table_args__ = (
+        # One sandbox per thread (NULLs never collide: sandboxes of no thread are unlimited).
+        sa.Index("uq_sandboxes_thread", "project_id", "thread_id", unique=True),
+        sa.Index("ix_sandboxes_project", "project_id", "id"),
+    )
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("projects.id"))
+    thread_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    # Bumped by every write of the archive: a worker's local copy is current when versions match.
+    version: Mapped[int] = mapped_column(sa.Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    archive_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    file_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    archive: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class EventRow(Base):

@@ -109,9 +109,10 @@ def test_model_strings_refused_with_the_expected_form(model: str) -> None:
     ("spec", "message"),
     [
         ({"kind": "builtin"}, "a builtin tool needs `name`"),
-        ({"kind": "python"}, "a python tool needs `ref`"),
-        ({"kind": "python", "ref": "no_colon"}, "a python tool needs `ref`"),
-        ({"kind": "mcp"}, "an mcp tool needs `command`"),
+        ({"kind": "python"}, "a python tool needs `name` (a registered tool) or `ref`"),
+        ({"kind": "python", "ref": "no_colon"}, "`ref` must look like 'package.module:function'"),
+        ({"kind": "mcp"}, "an mcp tool needs exactly one of `server`"),
+        ({"kind": "mcp", "server": "a", "url": "http://x/mcp"}, "got ['server', 'url']"),
     ],
 )
 def test_tool_specs_need_their_kind_fields(spec: dict, message: str) -> None:
@@ -124,6 +125,10 @@ def test_valid_tool_specs() -> None:
     assert ToolSpec(kind="builtin", name="calculator").name == "calculator"
     assert ToolSpec(kind="python", ref="pkg.mod:fn").ref == "pkg.mod:fn"
     assert ToolSpec(kind="mcp", url="http://127.0.0.1:9/mcp").url
+    assert ToolSpec(kind="python", name="lookup").unregistered is False
+    assert ToolSpec(kind="python", ref="os:system").unregistered is True
+    assert ToolSpec(kind="mcp", server="fetch").unregistered is False
+    assert ToolSpec(kind="mcp", command="sh").unregistered is True
     assert ToolSpec(kind="mcp", command="server", args=["--x"]).args == ["--x"]
     with pytest.raises(ValidationError):
         ToolSpec.model_validate({"kind": "shell", "name": "x"})

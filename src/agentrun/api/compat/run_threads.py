@@ -25,6 +25,7 @@ from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.models import ChatMessage, Event, Run, RunConfig, RunCreate, RunMode, Strict, Thread
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
+from agentrun.store.agents import agent_id_of_uuid
 
 router = APIRouter(tags=["compat: /v1/run (004)"], route_class=JSONBodyRoute)
 
@@ -37,7 +38,8 @@ STATUS = {
     RunStatus.cancelled: "cancelled",
     RunStatus.timed_out: "timed_out",
 }
-EXECUTION_MODE = "managed"
+# Runs with a sandbox execute their commands in it; the rest are "managed" (no workspace).
+IN_SANDBOX, MANAGED = "in_sandbox", "managed"
 
 
 class RunOverrides(Strict):
@@ -59,6 +61,8 @@ class RunBody(Strict):
     stream: bool = True
     config: RunOverrides | None = None
     metadata: dict[str, Any] | None = None
+    # agentrun extension: run in this sandbox (e.g. one a caller uploaded files to first).
+    sandboxId: str | None = Field(None, min_length=1, max_length=64)
 
 
 class LegacyRunBody(RunBody):
@@ -68,8 +72,8 @@ class LegacyRunBody(RunBody):
 def run_data(run: Run) -> dict[str, Any]:
     return {
         "runId": run.id,
-        "sandboxId": None,
-        "executionMode": EXECUTION_MODE,
+        "sandboxId": run.sandbox_id,
+        "executionMode": IN_SANDBOX if run.sandbox_id else MANAGED,
         "status": STATUS[run.status],
         "result": _text(run.result) if run.status is RunStatus.completed else None,
         "usage": {"inputTokens": run.usage.input_tokens, "outputTokens": run.usage.output_tokens},
@@ -129,6 +133,7 @@ async def _run(services: Services, project: str, agent: str, body: RunBody) -> R
             max_tokens=overrides.maxTokens, max_turns=overrides.maxTurns, temperature=overrides.temperature
         ),
         metadata=body.metadata or {},
+        sandbox_id=body.sandboxId,
     )
     run, _ = await services.runs.create(project, create, create_thread=True)
     if body.stream:
@@ -152,7 +157,7 @@ async def legacy_agent_run(
 ) -> Response:
     if body.agent is not None and body.agent != slug:
         agent = await services.agents.get(project, slug)
-        if body.agent not in (agent.id, agent.slug):
+        if body.agent not in (agent.id, agent.slug) and agent_id_of_uuid(body.agent) != agent.id:
             raise AgentrunError(
                 ErrorCode.validation_error,
                 f"agent: the body names {body.agent!r} but the path names {slug!r}; drop one.",

@@ -62,6 +62,7 @@ from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import ToolSpec
 from agentrun.runtime.tools.builtin import BUILTIN_NAMES, builtin_functions
 from agentrun.runtime.tools.python_ref import load_python_tool
+from agentrun.runtime.tools.registry import ToolRegistry, check_tools
 from agentrun.runtime.tools.ssrf import UnsafeURLError, check_url, check_url_async
 from agentrun.settings import ToolSettings
 
@@ -70,10 +71,13 @@ __all__ = [
     "InterceptedToolset",
     "SafeFunctionToolset",
     "ToolCallWrapper",
+    "ToolRegistry",
+    "check_tools",
     "UnsafeURLError",
     "build_toolsets",
     "check_url",
     "check_url_async",
+    "sandbox_toolset",
     "wrap_function_toolsets",
 ]
 
@@ -110,8 +114,24 @@ class SafeFunctionToolset(FunctionToolset[Any]):
             raise ToolFailed(message[:_MAX_ERROR_CHARS]) from exc
 
 
-def build_toolsets(specs: Sequence[ToolSpec], settings: ToolSettings) -> list[AbstractToolset[Any]]:
-    """One toolset per tool source of ``specs``; raises ``AgentrunError`` for an invalid spec."""
+def sandbox_toolset() -> AbstractToolset[Any]:
+    """The shell and file tools of a run's sandbox (see :mod:`.sandbox`)."""
+    from agentrun.runtime.tools.sandbox import SANDBOX_FUNCTIONS
+
+    toolset = SafeFunctionToolset(id="sandbox")
+    for name, function in SANDBOX_FUNCTIONS.items():
+        toolset.add_function(function, name=name)
+    return toolset
+
+
+def build_toolsets(
+    specs: Sequence[ToolSpec], settings: ToolSettings, registry: ToolRegistry | None = None
+) -> list[AbstractToolset[Any]]:
+    """One toolset per tool source of ``specs``; raises ``AgentrunError`` for an invalid spec.
+
+    Trust is not checked here (see :func:`check_tools`): callers check before they build.
+    """
+    registry = registry if registry is not None else ToolRegistry.from_settings(settings)
     toolsets: list[AbstractToolset[Any]] = []
     builtins = builtin_functions(settings)
     by_prefix: dict[str | None, SafeFunctionToolset] = {}
@@ -139,10 +159,12 @@ def build_toolsets(specs: Sequence[ToolSpec], settings: ToolSettings) -> list[Ab
             claim(name, spec.prefix, f"builtin {name}")
             toolset.add_function(builtins[name], name=name)
         elif spec.kind == "python":
-            assert spec.ref
-            function = load_python_tool(spec.ref)
+            ref = spec.ref or registry.python.get(spec.name or "")
+            if ref is None:
+                raise _invalid(f"no Python tool named {spec.name!r} is registered on this server")
+            function = load_python_tool(ref)
             name = spec.name or getattr(function, "__name__", "tool")
-            claim(name, spec.prefix, f"python {spec.ref}")
+            claim(name, spec.prefix, f"python {ref}")
             toolset = SafeFunctionToolset(
                 id=f"python-{spec.prefix}_{name}" if spec.prefix else f"python-{name}"
             )
@@ -151,7 +173,7 @@ def build_toolsets(specs: Sequence[ToolSpec], settings: ToolSettings) -> list[Ab
         else:
             from agentrun.runtime.tools.mcp import mcp_toolset  # imports fastmcp: only when used
 
-            toolsets.append(mcp_toolset(spec, settings))
+            toolsets.append(mcp_toolset(spec, settings, registry))
     return toolsets
 
 
