@@ -6,8 +6,10 @@ import time. Validators fail loudly so a bad deployment stops at start, not at t
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -160,6 +162,14 @@ class SandboxSettings(BaseModel):
     )
     max_read_bytes: int = Field(262_144, ge=1024, description="Most bytes the read_file tool returns.")
     retention_days: float = Field(14.0, gt=0, description="Sandboxes unused this long are deleted.")
+    workdir: Path | None = Field(
+        None,
+        description=(
+            "Where this process keeps its local copies of workspaces (the store holds the real ones). "
+            "Every parent must be traversable by the sandbox's unprivileged user; default: a folder "
+            "under the system temp dir, per data dir."
+        ),
+    )
 
 
 class WebhookSettings(BaseModel):
@@ -257,6 +267,14 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir.resolve() / 'dbos.sqlite'}"
 
     @property
+    def sandbox_workdir(self) -> Path:
+        if self.sandbox.workdir is not None:
+            return self.sandbox.workdir.resolve()
+        # Not under data_dir: that is private (0700), and the sandbox's user must reach its workspace.
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"agentrun-sandboxes-{digest}"
+
+    @property
     def keyless_loopback(self) -> bool:
         """Requests need no key and only this machine can connect: the caller is the operator."""
         return self.auth_mode in ("auto", "disabled") and is_loopback(self.host)
@@ -273,7 +291,21 @@ class Settings(BaseSettings):
         return self.store_url.startswith("postgresql")
 
     def ensure_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data dir private (0700) and the SQLite files owner-only (0600): they hold
+        run data and webhook signing secrets. SQLite creates a database's -wal/-shm/-journal
+        files with the database file's mode, so a 0600 database file (created empty here, which
+        SQLite takes as a new database) covers them too. An existing dir keeps its mode (it may
+        be shared on purpose); the files in it are made owner-only."""
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.data_dir.chmod(0o700)  # mkdir's mode passes through the umask
+        for url in (self.store_url, self.dbos_url):
+            if url.startswith("sqlite") and ":///" in url:
+                database = Path(url.split(":///", 1)[1].split("?", 1)[0])
+                _private_file(database, create=True)
+                for suffix in ("-wal", "-shm", "-journal"):
+                    _private_file(database.with_name(database.name + suffix), create=False)
+        _private_file(self.data_dir / "executor-id", create=False)
 
     def resolved_executor_id(self) -> str:
         """A stable id per process: from settings, else host name + an id persisted in data_dir."""
@@ -284,8 +316,22 @@ class Settings(BaseSettings):
         if not marker.exists():
             import uuid
 
-            marker.write_text(f"{os.uname().nodename}-{uuid.uuid4().hex[:12]}")
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f"{os.uname().nodename}-{uuid.uuid4().hex[:12]}")
         return marker.read_text().strip()
+
+
+def _private_file(path: Path, create: bool) -> None:
+    """Make ``path`` owner-only (0600); with ``create``, create it empty first if missing."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except FileNotFoundError:
+        pass
 
 
 def is_loopback(host: str) -> bool:

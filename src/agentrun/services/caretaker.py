@@ -16,6 +16,7 @@ from agentrun.domain.models import Durability, RunError
 from agentrun.domain.status import RunStatus
 from agentrun.engine.durable import DurableEngine
 from agentrun.services.bus import RunBus
+from agentrun.services.sandboxes import SandboxService
 from agentrun.settings import Settings
 from agentrun.store.common import now
 from agentrun.store.runs import NewEvent
@@ -35,8 +36,10 @@ class Caretaker:
         settings: Settings,
         executor_id: str,
         fail: FailRun,
+        sandboxes: SandboxService | None = None,
     ) -> None:
         self._store = store
+        self._sandboxes = sandboxes
         self._engine = engine
         self._bus = bus
         self._settings = settings
@@ -111,7 +114,10 @@ class Caretaker:
         return reaped
 
     async def apply_retention(self) -> int:
-        """Delete finished runs (events, engine records) older than ``limits.retention_days``."""
+        """Delete finished runs (events, engine records) older than ``limits.retention_days``,
+        and sandboxes nobody used for ``sandbox.retention_days``."""
+        if self._sandboxes is not None:
+            await self._sandboxes.apply_retention(now() - timedelta(days=self._settings.sandbox.retention_days))
         cutoff = now() - timedelta(days=self._settings.limits.retention_days)
         deleted = 0
         while True:

@@ -10,6 +10,7 @@ wrote. Commands run isolated by bubblewrap (:mod:`agentrun.sandbox`).
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,8 @@ class SandboxService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._settings = settings.sandbox
-        self._root = settings.data_dir.resolve() / "sandboxes"
+        self._root = settings.sandbox_workdir
+        self._bwrap = shutil.which(settings.sandbox.bwrap_path) or settings.sandbox.bwrap_path
         self._locks: dict[str, asyncio.Lock] = {}
 
     # --- the API's operations -------------------------------------------------------------
@@ -129,7 +131,7 @@ class SandboxService:
         """What a run's sandbox tools talk to. Raises ``unavailable`` when bubblewrap is missing."""
         from agentrun.sandbox import sandbox_available
 
-        reason = sandbox_available()
+        reason = sandbox_available(self._bwrap)
         if reason is not None:
             raise AgentrunError(ErrorCode.unavailable, f"This run needs a sandbox, but {reason}")
         return SandboxSession(self, sandbox_id, limits_for(spec, self._settings), bool(spec and spec.network))
@@ -142,6 +144,11 @@ class SandboxService:
 
     # --- the local copy -------------------------------------------------------------------
 
+    def _workspace(self, home: Any) -> Workspace:
+        from agentrun.sandbox import Workspace
+
+        return Workspace(home / "workspace", bwrap_path=self._bwrap)
+
     def _lock(self, sandbox_id: str) -> asyncio.Lock:
         return self._locks.setdefault(sandbox_id, asyncio.Lock())
 
@@ -151,10 +158,14 @@ class SandboxService:
             return await self._checkout_locked(sandbox_id)
 
     async def _checkout_locked(self, sandbox_id: str) -> Workspace:
-        from agentrun.sandbox import Workspace
         home = self._root / sandbox_id
+        if not home.exists():
+            # Traversable, not listable: the sandbox's unprivileged user must reach its workspace.
+            for folder in (self._root, home):
+                folder.mkdir(mode=0o711, exist_ok=True)
+                os.chmod(folder, 0o711)
         marker = home / "version"
-        workspace = Workspace(home / "workspace")
+        workspace = self._workspace(home)
         stored = await self._store.sandboxes.version(sandbox_id)
         local = marker.read_text().strip() if marker.exists() else None
         if local != str(stored):
@@ -163,7 +174,7 @@ class SandboxService:
                 await asyncio.to_thread(workspace.restore, archive.data)
             else:  # never written: an empty workspace
                 await asyncio.to_thread(workspace.delete)
-                workspace = Workspace(home / "workspace")
+                workspace = self._workspace(home)
             marker.write_text(str(archive.version))
         return workspace
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.usage import RunUsage
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType, LogLevel
@@ -93,7 +94,9 @@ class Worker:
         self._metrics = metrics or Metrics()
         self._last_retention = 0.0
         self._last_cancel_check = 0.0
-        self.caretaker = Caretaker(store, engine, bus, settings, executor_id, self._finish_error)
+        self.caretaker = Caretaker(
+            store, engine, bus, settings, executor_id, self._finish_error, self._sandboxes
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -346,6 +349,7 @@ class Worker:
             limits.request_limit = self._settings.limits.default_max_turns
         timeout_s = run.config.timeout_s or self._settings.limits.default_timeout_s
         deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema, sandbox=sandbox)
+        spent = RunUsage()  # the agent adds to it as it goes: still readable if a limit stops it
         try:
             steps = [step.model_dump() for step in run.cached_workflow.steps] if run.cached_workflow else None
             async with asyncio.timeout(timeout_s):
@@ -356,6 +360,7 @@ class Worker:
                         deps=deps,
                         output_type=output_type_for(run.output_schema) if run.output_schema else None,
                         usage_limits=limits,
+                        usage=spent,
                         model_settings=model_settings or None,
                         # Durable agents stream through their capability, inside the model step.
                         event_stream_handler=None if durable else handle_stream,
@@ -367,6 +372,14 @@ class Worker:
             )
             return
         except UsageLimitExceeded as exc:
+            # The run's usage so far (the request that crossed max_total_tokens included) is kept.
+            await sink.flush()
+            sink.usage = Usage(
+                input_tokens=spent.input_tokens or 0,
+                output_tokens=spent.output_tokens or 0,
+                requests=spent.requests,
+                tool_calls=spent.tool_calls,
+            )
             await self._finish_error(run_id, RunStatus.failed, "limit_exceeded", str(exc))
             return
         except (asyncio.CancelledError, RunFenced, *CANCELLED_ERRORS):
