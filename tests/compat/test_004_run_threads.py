@@ -68,7 +68,7 @@ async def test_documented_example_returns_the_data_envelope(api) -> None:  # typ
     assert data["status"] == "completed"
     assert data["result"].startswith("[offline test model]")
     assert data["iterations"] >= 1 and data["usage"]["inputTokens"] > 0
-    assert data["threadId"] is None  # no threading asked for
+    assert data["threadId"].startswith("thr_")  # a new thread, to continue with threadId
     native = (await api.client.get(f"/v1/runs/{data['runId']}")).json()
     assert native["config"]["max_turns"] == 12
 

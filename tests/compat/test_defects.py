@@ -76,3 +76,49 @@ async def test_a_body_that_is_not_json_is_still_a_clear_422(api) -> None:  # typ
     )
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "validation_error"
+
+
+# --- 5: 004 maxTokens is the per-request output limit; a run without threadId gets a thread -------
+
+
+async def test_max_tokens_is_sent_to_the_model_not_used_as_a_run_budget(api, fake) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("maxtok"), model="openai:gpt-4o-mini")
+    before = fake.request_count
+    resp = await api.client.post(
+        "/v1/run",
+        json={"agent": agent["slug"], "prompt": "Be brief.", "stream": False, "config": {"maxTokens": 10}},
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["status"] == "completed", data
+    assert data["result"] == ANSWER
+    assert data["usage"] == {"inputTokens": 50, "outputTokens": 20}
+    sent = fake.requests[before:]
+    assert sent and all((r.get("max_completion_tokens") or r.get("max_tokens")) == 10 for r in sent), sent
+    native = (await api.client.get(f"/v1/runs/{data['runId']}")).json()
+    assert native["config"]["max_tokens"] == 10
+
+
+async def test_native_max_total_tokens_is_a_budget_that_keeps_the_usage(api) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("budget"), model="openai:gpt-4o-mini")
+    resp = await api.client.post(
+        "/v1/runs", json={"agent": agent["slug"], "prompt": "hi", "config": {"max_total_tokens": 10}}
+    )
+    run = resp.json()
+    assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
+    assert run["usage"]["input_tokens"] == 50 and run["usage"]["output_tokens"] == 20
+
+
+async def test_a_run_without_thread_id_answers_a_thread_to_continue(api) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("nothread"))
+    first = await api.client.post(
+        "/v1/run", json={"agent": agent["slug"], "prompt": "first", "stream": False}
+    )
+    thread_id = first.json()["data"]["threadId"]
+    assert isinstance(thread_id, str) and thread_id, first.text
+    second = await api.client.post(
+        "/v1/run", json={"agent": agent["slug"], "prompt": "second", "threadId": thread_id, "stream": False}
+    )
+    assert second.json()["data"]["threadId"] == thread_id
+    detail = (await api.client.get(f"/v1/run/threads/{thread_id}?agent={agent['slug']}")).json()["data"]
+    assert [m["content"] for m in detail["messages"] if m["role"] == "user"] == ["first", "second"]

@@ -23,6 +23,7 @@ class _Model(BaseModel):
 class RunConfig(_Model):
     max_turns: int | None = None
     max_tokens: int | None = None
+    max_total_tokens: int | None = None
     temperature: float | None = None
     timeout_s: float | None = None
 

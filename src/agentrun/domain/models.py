@@ -46,7 +46,16 @@ class RunConfig(Strict):
     """Per-run limits; unset fields fall back to the agent's defaults, then to server defaults."""
 
     max_turns: int | None = Field(None, ge=1, le=1000, description="Most model requests in one run.")
-    max_tokens: int | None = Field(None, ge=1, description="Most tokens (input + output) in one run.")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Most output tokens per model request (sent to the model as its max_tokens).",
+    )
+    max_total_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Budget of the whole run: most tokens (input + output, every request); then limit_exceeded.",
+    )
     temperature: float | None = Field(None, ge=0, le=2)
     timeout_s: float | None = Field(None, gt=0, le=86400, description="Wall-clock limit; then timed_out.")
 

@@ -133,8 +133,15 @@ def run_inputs(
 
 
 def limits_for(config: RunConfig) -> tuple[UsageLimits, ModelSettings]:
-    limits = UsageLimits(request_limit=config.max_turns, total_tokens_limit=config.max_tokens)
+    """The run's usage limits and the settings sent with every model request.
+
+    ``max_tokens`` is the per-request output limit the model is given; ``max_total_tokens`` is
+    agentrun's budget for the whole run (checked after each request).
+    """
+    limits = UsageLimits(request_limit=config.max_turns, total_tokens_limit=config.max_total_tokens)
     settings: ModelSettings = {}
     if config.temperature is not None:
         settings["temperature"] = config.temperature
+    if config.max_tokens is not None:
+        settings["max_tokens"] = config.max_tokens
     return limits, settings

@@ -26,6 +26,7 @@ from agentrun.domain.models import ChatMessage, Event, Run, RunConfig, RunCreate
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
 from agentrun.store.agents import agent_id_of_uuid
+from agentrun.store.common import new_id
 
 router = APIRouter(tags=["compat: /v1/run (004)"], route_class=JSONBodyRoute)
 
@@ -127,7 +128,9 @@ async def _run(services: Services, project: str, agent: str, body: RunBody) -> R
         messages=[ChatMessage(role=m.role, content=m.content) for m in body.messages]
         if body.messages
         else None,
-        thread_id=body.threadId,
+        # No threadId: a new server-managed thread, so the answer's threadId can continue it (as
+        # the document's example shows). `messages` is caller-managed history: no thread then.
+        thread_id=body.threadId or (new_id("thr") if body.messages is None else None),
         mode=RunMode.stream if body.stream else RunMode.sync,
         config=RunConfig(
             max_tokens=overrides.maxTokens, max_turns=overrides.maxTurns, temperature=overrides.temperature
