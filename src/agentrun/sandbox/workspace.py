@@ -210,7 +210,8 @@ class Workspace:
     def delete(self) -> None:
         # rmtree works on dir fds here (rmtree.avoids_symlink_attacks), so a planted symlink
         # cannot make it delete outside the workspace.
-        shutil.rmtree(self.root, ignore_errors=False) if self.root.exists() else None
+        if self.root.exists():
+            shutil.rmtree(self.root)
 
     def _on_create(self, name: str, dirfd: int) -> None:
         self.identity.chown(name, dir_fd=dirfd)
