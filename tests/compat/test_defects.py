@@ -78,6 +78,32 @@ async def test_a_body_that_is_not_json_is_still_a_clear_422(api) -> None:  # typ
     assert resp.json()["error"]["code"] == "validation_error"
 
 
+# --- 4: the canonical UUID form of an agent id ------------------------------------------------------
+
+
+async def test_agent_id_in_uuid_form_is_accepted_everywhere(api) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("uuidform"))
+    for ref in (uuid_form(agent["id"]), uuid_form(agent["id"]).upper(), agent["id"].removeprefix("agt_")):
+        got = await api.client.get(f"/v1/agents/{ref}")
+        assert got.status_code == 200 and got.json()["id"] == agent["id"], (ref, got.text)
+    ref = uuid_form(agent["id"])
+    native = await api.client.post("/v1/runs", json={"agent": ref, "prompt": "hi"})
+    assert native.status_code == 200 and native.json()["agent_id"] == agent["id"], native.text
+    v002 = await api.client.post(f"/v0.1/agents/{ref}/runs", json={"input": {}})
+    assert v002.status_code == 201 and v002.json()["agentId"] == agent["id"], v002.text
+    acp = await api.client.post(f"/v1/servers/{ref}/runs", json={"prompt": "hi"})
+    assert acp.status_code == 201 and acp.json()["run"]["agentId"] == agent["id"], acp.text
+    v004 = await api.client.post("/v1/run", json={"agent": ref, "prompt": "hi", "stream": False})
+    assert v004.status_code == 200 and v004.json()["data"]["agent"] == agent["slug"], v004.text
+    legacy = await api.client.post(
+        f"/v1/agents/{agent['slug']}/run", json={"agent": ref, "prompt": "hi", "stream": False}
+    )
+    assert legacy.status_code == 200, legacy.text
+    # an unknown UUID is an unknown agent
+    missing = await api.client.get(f"/v1/agents/{uuid.uuid4()}")
+    assert missing.status_code == 404
+
+
 # --- 5: 004 maxTokens is the per-request output limit; a run without threadId gets a thread -------
 
 

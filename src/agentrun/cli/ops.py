@@ -132,8 +132,11 @@ def mcp(
     from agentrun.mcp.stdio import main
 
     settings = _settings(data_dir)
-    updates: dict[str, Any] = {"run_worker": not no_worker}
-    if not no_worker:
+    # AGENTRUN_RUN_WORKER=false (what docs/compat/000-mcp.md says to set beside a running server)
+    # counts as much as --no-worker: either one means this process only queues runs.
+    run_worker = settings.run_worker and not no_worker
+    updates: dict[str, Any] = {"run_worker": run_worker}
+    if run_worker:
         # Its own executor id: a `serve` on the same data dir must not share one (DESIGN.md).
         updates["executor_id"] = settings.resolved_executor_id() + "-mcp"
     main(settings.model_copy(update=updates))

@@ -46,6 +46,14 @@ RUN_PARAM_KEYS = (
     "webhook_url",
     "idempotency_key",
 )
+# Config fields a caller may also give at the top of ``params`` (``{"temperature": 0.2}``).
+CONFIG_SHORTCUTS = ("max_turns", "max_tokens", "max_total_tokens", "temperature", "timeout_s")
+# Where any other ``params`` key is kept: the run's metadata, under this key.
+EXTRA_PARAMS_KEY = "params"
+AGENT_ID_HELP = (
+    'the agent\'s id ("agt_" + 32 hex digits, e.g. agt_0190f3c2a7b84e5d9c1f2a3b4c5d6e7f), the same '
+    "id as a UUID (0190f3c2-a7b8-4e5d-9c1f-2a3b4c5d6e7f), or its slug (e.g. demo); see list_agents"
+)
 THREAD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 MAX_LOG_EVENTS = 10_000
 _EVENTS_PAGE = 500
@@ -56,14 +64,18 @@ RUN_AGENT_DESCRIPTION = """Start an asynchronous agent run and return immediatel
 Returns an execution_id — use get_run_status to poll for completion or get_run_logs to fetch the full output once done.
 
 Args:
-    agent_id: The agent's UUID. (agentrun: the agent's id or its slug, e.g. "demo"; see list_agents.)
+    agent_id: The agent's UUID. (agentrun: the agent's id ("agt_" + 32 hex digits), the same id in
+        UUID form (8-4-4-4-12 hex digits), or its slug, e.g. "demo"; see list_agents.)
     prompt: The user message / task for the agent to execute.
     thread_id: Conversation thread UUID for memory continuity across runs. (agentrun: an unknown id
         starts a new thread under that id; runs given the same thread_id continue it, one at a time.)
     params: Optional extra parameters passed to the agent. (agentrun keys: input (JSON object for
-        agents with an input schema; then leave prompt empty), config {max_turns, max_tokens,
-        temperature, timeout_s}, metadata, revision, output_schema, multitask
-        (enqueue|reject|interrupt), durability (steps|exit), webhook_url, idempotency_key.)"""
+        agents with an input schema; then leave prompt empty), config {max_turns, max_tokens
+        (output tokens per model request), max_total_tokens (budget of the whole run), temperature,
+        timeout_s} (also accepted at the top of params, e.g. {"temperature": 0.2}), metadata,
+        revision, output_schema, multitask (enqueue|reject|interrupt), durability (steps|exit),
+        webhook_url, idempotency_key. Any other key is kept with the run, in its
+        metadata.params.)"""
 
 GET_RUN_STATUS_DESCRIPTION = """Get the status of a run started with run_agent.
 
@@ -82,9 +94,9 @@ events so far.
 Args:
     execution_id: The execution_id returned by run_agent."""
 
-LIST_AGENTS_DESCRIPTION = (
-    """List the agents that run_agent can start: id, slug, name, description, model and input schema."""
-)
+LIST_AGENTS_DESCRIPTION = """List the agents that run_agent can start: id, slug, name, description, model and input schema.
+
+An id is "agt_" + 32 hex digits; run_agent's agent_id takes it, the same id as a UUID, or the slug."""
 
 CANCEL_RUN_DESCRIPTION = """Cancel a queued or running run started with run_agent.
 
@@ -260,19 +272,25 @@ def run_request(
 ) -> tuple[RunCreate, str | None]:
     """The native RunCreate (always async) and idempotency key for a run_agent call."""
     params = dict(params or {})
-    unknown = sorted(set(params) - set(RUN_PARAM_KEYS))
-    if unknown:
-        raise ToolError(
-            f"params: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-            f"accepted keys: {', '.join(RUN_PARAM_KEYS)}."
-        )
+    # Known config fields at the top level go to the config (an explicit params.config wins);
+    # any other key is the caller's to pass along: it is kept in the run's metadata, never refused.
+    shortcuts = {k: params.pop(k) for k in CONFIG_SHORTCUTS if k in params}
+    extra = {k: params.pop(k) for k in sorted(set(params) - set(RUN_PARAM_KEYS))}
+    if shortcuts:
+        config = params.get("config")
+        params["config"] = {**shortcuts, **config} if isinstance(config, dict) else config or shortcuts
+    if extra:
+        metadata = params.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ToolError("params.metadata: must be an object.")
+        params["metadata"] = {**(metadata or {}), EXTRA_PARAMS_KEY: extra}
     idempotency_key = params.pop("idempotency_key", None)
     if idempotency_key is not None and (
         not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
     ):
         raise ToolError("params.idempotency_key: must be a string of 1 to 255 characters.")
     if not agent_id.strip():
-        raise ToolError("agent_id: must not be empty; use an agent id or slug from list_agents.")
+        raise ToolError(f"agent_id: must not be empty; use {AGENT_ID_HELP}.")
     if thread_id is not None and not THREAD_ID_RE.match(thread_id):
         raise ToolError(
             f"thread_id {thread_id!r}: use 1-64 letters, digits, '.', '_', ':' or '-' (a UUID works)."
@@ -319,7 +337,7 @@ def build_server(
     )
 
     async def run_agent(
-        agent_id: Annotated[str, Field(description="The agent's id or slug (see list_agents).")],
+        agent_id: Annotated[str, Field(description=AGENT_ID_HELP[0].upper() + AGENT_ID_HELP[1:] + ".")],
         prompt: Annotated[str, Field(description="The user message / task for the agent to execute.")],
         ctx: Context,
         thread_id: Annotated[
@@ -331,9 +349,10 @@ def build_server(
         params: Annotated[
             dict[str, Any] | None,
             Field(
-                description="Optional extra parameters: input, config {max_turns, max_tokens, temperature, "
-                "timeout_s}, metadata, revision, output_schema, multitask, durability, webhook_url, "
-                "idempotency_key."
+                description="Optional extra parameters passed to the agent: input, config {max_turns, "
+                "max_tokens, max_total_tokens, temperature, timeout_s} (also accepted at the top level), "
+                "metadata, revision, output_schema, multitask, durability, webhook_url, idempotency_key; "
+                "any other key is kept in the run's metadata.params."
             ),
         ] = None,
     ) -> RunStarted:

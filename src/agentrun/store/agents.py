@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,16 @@ def _revision(row: Any, published: int | None) -> Revision:
     )
 
 
+def agent_id_of_uuid(ref: str) -> str | None:
+    """``agt_<hex>`` for an agent id written as a UUID (the form seed 000 documents), else None."""
+    if len(ref) not in (32, 36):
+        return None
+    try:
+        return f"agt_{uuid.UUID(ref).hex}"
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class AgentRef:
     """What starting a run needs of an agent: two queries instead of the full Agent's five."""
@@ -74,13 +85,25 @@ class AgentRepo:
                     pass  # another process created it first
 
     async def _row(self, conn: AsyncConnection, project_id: str, ref: str) -> Any:
-        cond = agents_t.c.id == ref if ref.startswith("agt_") else agents_t.c.slug == ref
-        row = (
+        """The agent named by ``ref``: its id (``agt_<32 hex>``), the same id as a UUID
+        (``0190...-...``, any case, or 32 bare hex digits), or its slug. Every surface resolves
+        agent references here. A slug that happens to look like a UUID still finds its agent;
+        an id match wins."""
+        if ref.startswith("agt_"):
+            cond = agents_t.c.id == ref
+        else:
+            as_id = agent_id_of_uuid(ref)
+            cond = (
+                agents_t.c.slug == ref
+                if as_id is None
+                else sa.or_(agents_t.c.id == as_id, agents_t.c.slug == ref)
+            )
+        rows = (
             await conn.execute(sa.select(agents_t).where(cond, agents_t.c.project_id == project_id))
-        ).first()
-        if row is None:
+        ).all()
+        if not rows:
             raise not_found("agent", ref)
-        return row
+        return min(rows, key=lambda row: row.slug == ref)  # the id match first
 
     async def _definition(self, conn: AsyncConnection, agent_id: str, number: int) -> dict[str, Any]:
         return await conn.scalar(
