@@ -87,6 +87,8 @@ class SandboxService:
     async def upload_file(self, project_id: str, sandbox_id: str, path: str, data: bytes) -> Sandbox:
         await self.get(project_id, sandbox_id)
         limit = self._settings.max_workspace_mb * MB
+        if len(data) > limit:
+            raise _too_large(len(data), limit)
         await self._change(sandbox_id, lambda ws: asyncio.to_thread(ws.write_file, path, data, limit))
         return await self.get(project_id, sandbox_id)
 
@@ -120,7 +122,11 @@ class SandboxService:
         if not wants_sandbox(body, definition):
             return None
         if body.sandbox_id is not None:
-            return (await self._store.sandboxes.get(project_id, body.sandbox_id)).id
+            named = await self._store.sandboxes.get(project_id, body.sandbox_id)
+            if body.thread_id is not None and named.thread_id is None:
+                # A thread keeps the sandbox its run was given (unless it already has one).
+                await self._store.sandboxes.bind_thread(named.id, body.thread_id)
+            return named.id
         if body.thread_id is not None:
             existing = await self._store.sandboxes.for_thread(project_id, body.thread_id)
             if existing is not None:
@@ -199,12 +205,7 @@ class SandboxService:
         cap = self._settings.max_workspace_mb * MB
         size = await asyncio.to_thread(workspace.size_bytes)
         if size > cap:
-            raise AgentrunError(
-                ErrorCode.sandbox_too_large,
-                f"The sandbox's files would take {size} bytes; the limit is {cap} (sandbox.max_workspace_mb). "
-                "The change was not kept.",
-                {"limit_bytes": cap, "size_bytes": size},
-            )
+            raise _too_large(size, cap)
         archive = await _confined(asyncio.to_thread(workspace.snapshot, cap))
         count = sum(1 for e in await asyncio.to_thread(workspace.list_files, ".", 1_000_000) if e["type"] == "file")
         version = await self._store.sandboxes.save(sandbox_id, archive, size, count, self._settings.max_project_mb * MB)
@@ -268,6 +269,15 @@ def _output(result: CommandResult) -> str:
     if result.truncated:
         parts.append("[output truncated]")
     return "\n".join(parts)
+
+
+def _too_large(size: int, cap: int) -> AgentrunError:
+    return AgentrunError(
+        ErrorCode.sandbox_too_large,
+        f"The sandbox's files would take {size} bytes; the limit is {cap} (sandbox.max_workspace_mb). "
+        "The change was not kept.",
+        {"limit_bytes": cap, "size_bytes": size},
+    )
 
 
 async def _confined(work: Any) -> Any:

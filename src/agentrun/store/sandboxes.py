@@ -175,6 +175,19 @@ class SandboxRepo:
             )
         return int(version)
 
+    async def bind_thread(self, sandbox_id: str, thread_id: str) -> bool:
+        """Give an unbound sandbox to a thread; False when the thread has one already."""
+        try:
+            async with self._engine.begin() as conn:
+                updated = await conn.execute(
+                    sandboxes_t.update()
+                    .where(sandboxes_t.c.id == sandbox_id, sandboxes_t.c.thread_id.is_(None))
+                    .values(thread_id=thread_id)
+                )
+        except IntegrityError:
+            return False
+        return bool(updated.rowcount)
+
     async def touch(self, sandbox_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
