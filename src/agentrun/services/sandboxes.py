@@ -258,6 +258,7 @@ _STOPPED = {
     "memory": "memory limit",
     "output": "output limit",
     "processes": "process limit",
+    "file_size": "file size limit",
     "cancelled": "the run was cancelled",
 }
 
