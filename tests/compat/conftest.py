@@ -64,7 +64,7 @@ async def api(
         try:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://agentrun.test", timeout=30
+                transport=transport, base_url="http://localhost", timeout=30
             ) as client:
                 yield AppUnderTest(client, settings, app)
         finally:

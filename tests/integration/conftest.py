@@ -62,7 +62,7 @@ async def api(backend: str, tmp_path, settings_overrides) -> AsyncIterator[AppUn
         async with running_lifespan(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://agentrun.test", timeout=30
+                transport=transport, base_url="http://localhost", timeout=30
             ) as client:
                 yield AppUnderTest(client, settings, app)
 

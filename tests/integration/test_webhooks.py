@@ -274,7 +274,7 @@ async def test_a_restart_mid_backoff_resumes_the_delivery(backend, tmp_path) -> 
         settings = make_settings(env, webhooks={**FAST, "backoff_s": [2.0], "retry_for_s": 60.0})
         app = create_app(settings)
         async with running_lifespan(app):
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
             async with client:
                 run = (
                     await client.post(
@@ -293,7 +293,7 @@ async def test_a_restart_mid_backoff_resumes_the_delivery(backend, tmp_path) -> 
 
         app = create_app(settings)
         async with running_lifespan(app):
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
             async with client:
                 await wait_async(receiver, 2)
                 holder = type("A", (), {"client": client})

@@ -51,7 +51,7 @@ def shared_api(**settings_overrides: Any) -> Any:
                 async with _lifespan(app):
                     transport = httpx.ASGITransport(app=app)
                     async with httpx.AsyncClient(
-                        transport=transport, base_url="http://agentrun.test", timeout=30
+                        transport=transport, base_url="http://localhost", timeout=30
                     ) as client:
                         yield AppUnderTest(client, settings, app)
             finally:

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentrun.api.limits import BodyTooLarge
 from agentrun.domain.errors import AgentrunError, ErrorCode
@@ -83,7 +85,48 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "No such route; see /docs for the API."
         return error_response(code, message, exc.status_code)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(ErrorCode.internal, "Internal error; it was logged on the server.", 500)
+    @app.exception_handler(ValidationError)
+    async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:
+        # A model built from request input inside a service (e.g. a definition merged from a
+        # PATCH) failed: the caller's input is at fault, so it is a 422 like any other.
+        return await _validation(_, RequestValidationError(exc.errors()))
+
+    # Last, so it wraps every middleware too.
+    app.add_middleware(CatchAll)
+
+
+class CatchAll:
+    """Any unexpected exception -> a proper 500 with the standard error body.
+
+    Not an ``exception_handler(Exception)``: Starlette sends that handler's response and then
+    re-raises, so uvicorn drops the connection after it without a ``Connection: close``. Here
+    the exception ends with the response; the response says ``Connection: close`` (uvicorn then
+    closes the connection cleanly), since a failed request may have left its body half read.
+    Once a response has started (a stream failing mid-body) there is nothing to send but the
+    end of the connection, and the exception goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error")
+            response = error_response(ErrorCode.internal, "Internal error; it was logged on the server.", 500)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)

@@ -12,11 +12,15 @@ from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.status import RunStatus
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# The stores keep counts, revision numbers and seqs in INTEGER columns (PostgreSQL: 32 bits);
+# larger input is refused with a 422 instead of failing in the database.
+DB_INT_MAX = 2_147_483_647
 
 
 class Strict(BaseModel):
@@ -49,11 +53,13 @@ class RunConfig(Strict):
     max_tokens: int | None = Field(
         None,
         ge=1,
+        le=DB_INT_MAX,
         description="Most output tokens per model request (sent to the model as its max_tokens).",
     )
     max_total_tokens: int | None = Field(
         None,
         ge=1,
+        le=DB_INT_MAX,
         description="Budget of the whole run: most tokens (input + output, every request); then limit_exceeded.",
     )
     temperature: float | None = Field(None, ge=0, le=2)
@@ -165,6 +171,7 @@ class AgentCreate(AgentDefinition):
     max_concurrency: int | None = Field(
         None,
         ge=1,
+        le=DB_INT_MAX,
         description="Most runs of this agent executing at once (others wait queued); null: no limit.",
     )
 
@@ -183,7 +190,9 @@ class AgentUpdate(Strict):
 
     name: str | None = None
     description: str | None = None
-    max_concurrency: int | None = Field(None, ge=1, description="Set to null to remove the limit.")
+    max_concurrency: int | None = Field(
+        None, ge=1, le=DB_INT_MAX, description="Set to null to remove the limit."
+    )
     model: str | None = None
     instructions: str | None = None
     tools: list[ToolSpec] | None = None
@@ -192,6 +201,17 @@ class AgentUpdate(Strict):
     config: RunConfig | None = None
     sandbox: SandboxSpec | None = None
     publish: bool = Field(False, description="Publish the revision this update creates.")
+
+    @field_validator("name", "description", "model", "instructions", "tools", "config", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        # These have no "unset" value to store: null is a mistake, not "clear it" (unlike
+        # max_concurrency and the schemas, where null removes the limit or schema).
+        if v is None:
+            raise PydanticCustomError(
+                "null_not_allowed", "must not be null; omit the field to keep its current value"
+            )
+        return v
 
 
 class Agent(BaseModel):
@@ -254,7 +274,9 @@ class CachedWorkflow(Strict):
 
 class RunCreate(Strict):
     agent: str = Field(description="Agent id or slug.")
-    revision: int | None = Field(None, ge=1, description="Revision number; default: the published one.")
+    revision: int | None = Field(
+        None, ge=1, le=DB_INT_MAX, description="Revision number; default: the published one."
+    )
     prompt: str | None = None
     input: dict[str, Any] | None = None
     messages: list[ChatMessage] | None = None

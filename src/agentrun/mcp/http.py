@@ -29,13 +29,10 @@ from starlette.types import Receive, Scope, Send
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.mcp.server import Caller, build_server
-from agentrun.services.keys import is_loopback
 from agentrun.settings import Settings
 
 MCP_PATH = "/mcp"
 SCOPE_KEY = "agentrun.mcp.caller"
-_LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-_LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
 def api_key_of(scope: Scope) -> str | None:
@@ -59,13 +56,9 @@ def caller_of(ctx: Context) -> Caller:
 
 
 def transport_security(keyless_allowed: bool, host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection (Host/Origin must be local) exactly when keyless local access is
-    allowed: then a web page's script could otherwise reach the server with no secret at all.
-    With keys required, the key is the protection and any Host (load balancer, proxy) is fine."""
-    if keyless_allowed and is_loopback(host):
-        return TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=_LOCAL_HOSTS, allowed_origins=_LOCAL_ORIGINS
-        )
+    """The MCP library's own Host/Origin check stays off: the app-wide ``HostGuard``
+    (``api/guards.py``) does DNS-rebinding protection for every route, ``/mcp`` included, with
+    the same rule (local names only while keyless on loopback) and the native error body."""
     return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Path, Response
 
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
-from agentrun.domain.models import Agent, AgentCreate, AgentUpdate, Page, Revision
+from agentrun.domain.models import DB_INT_MAX, Agent, AgentCreate, AgentUpdate, Page, Revision
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 AgentRef = Path(description="Agent id (agt_...) or slug.")
+RevisionNumber = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="Revision number.")]
 
 
 @router.post("", status_code=201, operation_id="create_agent")
@@ -60,10 +63,14 @@ async def list_revisions(
 
 
 @router.get("/{agent}/revisions/{number}", operation_id="get_revision")
-async def get_revision(agent: str, number: int, services: ServicesDep, project: ProjectDep) -> Revision:
+async def get_revision(
+    agent: str, number: RevisionNumber, services: ServicesDep, project: ProjectDep
+) -> Revision:
     return await services.agents.revision(project, agent, number)
 
 
 @router.post("/{agent}/revisions/{number}/publish", operation_id="publish_revision")
-async def publish_revision(agent: str, number: int, services: ServicesDep, project: ProjectDep) -> Revision:
+async def publish_revision(
+    agent: str, number: RevisionNumber, services: ServicesDep, project: ProjectDep
+) -> Revision:
     return await services.agents.publish(project, agent, number)

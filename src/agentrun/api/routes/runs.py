@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.api.sse import frame_event, frame_run, frames, sse_response
 from agentrun.domain.errors import AgentrunError, ErrorCode
-from agentrun.domain.models import EventsPage, Page, Run, RunCreate, RunMode
+from agentrun.domain.models import DB_INT_MAX, EventsPage, Page, Run, RunCreate, RunMode
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
 
@@ -107,7 +107,9 @@ async def run_events(
     request: Request,
     services: ServicesDep,
     project: ProjectDep,
-    after: Annotated[int, Query(ge=0, description="Return events with seq greater than this.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=DB_INT_MAX, description="Return events with seq greater than this.")
+    ] = 0,
     limit: Annotated[int | None, Query(ge=1)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventsPage | Response:
@@ -120,6 +122,13 @@ async def run_events(
                 raise AgentrunError(
                     ErrorCode.invalid_request, "Last-Event-ID must be the integer seq of an event."
                 ) from exc
+            if not 0 <= start <= DB_INT_MAX:
+                # Refused now: past the database's range the first read would fail mid-stream.
+                raise AgentrunError(
+                    ErrorCode.validation_error,
+                    f"Last-Event-ID must be an event seq between 0 and {DB_INT_MAX}.",
+                    {"field": "Last-Event-ID", "max": DB_INT_MAX},
+                )
         await services.runs.get(project, run_id)  # 404 now, before the stream's 200 is sent
         return sse_response(frames(services.runs.follow(project, run_id, start)))
     max_page = services.settings.limits.max_page_size
