@@ -11,7 +11,9 @@ from fastapi.routing import APIRoute
 from agentrun import __version__
 from agentrun.api import compat
 from agentrun.api.console import mount_console
+from agentrun.api.docs import mount_docs
 from agentrun.api.errors import install_error_handlers
+from agentrun.api.guards import HostGuard, StrictJsonBody
 from agentrun.api.limits import BodySizeLimit
 from agentrun.api.routes import agents, health, keys, runs, sandboxes, threads, webhooks
 from agentrun.mcp.http import mount_mcp
@@ -39,13 +41,18 @@ def create_app(settings: Settings) -> FastAPI:
         description="Run AI agents through an API: durable runs, events, threads. Native API under /v1.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by mount_docs from the package's own assets, no CDN
+        redoc_url=None,
     )
+    # Middleware: the last added runs first. StrictJsonBody buffers bodies BodySizeLimit counted.
+    app.add_middleware(StrictJsonBody)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.limits.max_body_bytes,
         # Files and archives for a sandbox are bigger than any JSON body.
         larger={"/v1/sandboxes/": settings.sandbox.max_upload_bytes},
     )
+    app.add_middleware(HostGuard, settings=settings)
     install_error_handlers(app)
     for module in (health, agents, runs, threads, sandboxes, keys, webhooks):
         app.include_router(module.router)
@@ -54,4 +61,5 @@ def create_app(settings: Settings) -> FastAPI:
     # MCP (streamable HTTP) at /mcp, same API keys; chains its session manager into the lifespan.
     mount_mcp(app, settings)
     mount_console(app)
+    mount_docs(app)
     return app
