@@ -33,16 +33,22 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from agentrun.api.app import create_app
+    from agentrun.api.http_protocol import LimitedHttpToolsProtocol
 
     _configure_logging(settings)
     app = create_app(settings)
+    limits = settings.limits
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        # httptools plus a request-head size limit and a header-read timeout, which neither of
+        # uvicorn's protocols has as such (see api/http_protocol.py for the evidence).
+        http=LimitedHttpToolsProtocol.configured(limits.max_header_bytes, limits.header_timeout_s),
+        timeout_keep_alive=limits.keep_alive_timeout_s,  # type: ignore[arg-type]  # a float works
+        limit_concurrency=limits.max_connections,  # uvicorn answers 503 beyond it
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
