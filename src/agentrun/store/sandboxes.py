@@ -78,27 +78,17 @@ class SandboxRepo:
         return _sandbox(_Values(values))
 
     async def get(self, project_id: str, sandbox_id: str) -> Sandbox:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(*_PUBLIC).where(
-                        sandboxes_t.c.id == sandbox_id, sandboxes_t.c.project_id == project_id
-                    )
-                )
-            ).first()
-        if row is None:
+        found = await self._one(sandboxes_t.c.id == sandbox_id, sandboxes_t.c.project_id == project_id)
+        if found is None:
             raise sandbox_not_found(sandbox_id)
-        return _sandbox(row)
+        return found
 
     async def for_thread(self, project_id: str, thread_id: str) -> Sandbox | None:
+        return await self._one(sandboxes_t.c.project_id == project_id, sandboxes_t.c.thread_id == thread_id)
+
+    async def _one(self, *where: Any) -> Sandbox | None:
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(*_PUBLIC).where(
-                        sandboxes_t.c.project_id == project_id, sandboxes_t.c.thread_id == thread_id
-                    )
-                )
-            ).first()
+            row = (await conn.execute(sa.select(*_PUBLIC).where(*where))).first()
         return _sandbox(row) if row is not None else None
 
     async def list(self, project_id: str, cursor: str | None, limit: int) -> Page[Sandbox]:
