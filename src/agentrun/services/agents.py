@@ -56,11 +56,12 @@ class AgentService:
             if exc.code is not ErrorCode.agent_not_found:
                 raise
             return await self.create(project_id, body), True
-        fields = {
-            "name": body.name or existing.name,
-            "description": body.description,
-            "max_concurrency": body.max_concurrency,
-        }
+        # Only what the body sets: an unchanged file must not undo a PATCH of the other fields.
+        fields = body.model_dump(
+            include={"name", "description", "max_concurrency"} & body.model_fields_set
+        )
+        if fields.get("name", "") is None:
+            fields["name"] = existing.name
         agent = await self._store.agents.update(
             project_id, existing.id, fields, self._checked(_definition_of(body)), body.publish
         )
