@@ -22,6 +22,7 @@ from agentrun.sandbox.limits import MB, CommandResult, SandboxLimits, limit_reas
 
 DEFAULT_BWRAP = "/usr/bin/bwrap"
 PRLIMIT = "/usr/bin/prlimit"  # util-linux, Essential on Debian; must exist inside (it is under /usr)
+SETPRIV = "/usr/bin/setpriv"  # util-linux too: drops root to the sandbox uid before bwrap
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
 
@@ -136,15 +137,15 @@ def _data_files(identity: Identity) -> dict[str, str]:
 
 
 def _spawn_kwargs(identity: Identity, pass_fds: tuple[int, ...]) -> dict:
-    kwargs: dict = {
-        "start_new_session": True,
-        "pass_fds": pass_fds,
-        "env": {"PATH": SANDBOX_PATH},
-        "cwd": "/",
-    }
-    if identity.drop:
-        kwargs.update(user=identity.uid, group=identity.gid, extra_groups=[])
-    return kwargs
+    return {"start_new_session": True, "pass_fds": pass_fds, "env": {"PATH": SANDBOX_PATH}, "cwd": "/"}
+
+
+def _as_identity(argv: list[str], identity: Identity) -> list[str]:
+    """Root drops to the sandbox uid through setpriv, not Popen's user=/group=: uvloop (which
+    the server runs on) refuses those keywords in subprocess_exec."""
+    if not identity.drop:
+        return argv
+    return [SETPRIV, f"--regid={identity.gid}", f"--reuid={identity.uid}", "--clear-groups", "--", *argv]
 
 
 @functools.cache
@@ -152,8 +153,9 @@ def probe(bwrap: str, identity: Identity) -> str | None:
     """None when bwrap can start a sandbox here as this identity, else why not (cached)."""
     if not os.path.isfile(bwrap) or not os.access(bwrap, os.X_OK):
         return f"bubblewrap not found at {bwrap}: {INSTALL_HINT}"
-    if not os.access(PRLIMIT, os.X_OK):
-        return f"{PRLIMIT} not found: install util-linux"
+    for tool in (PRLIMIT, SETPRIV) if identity.drop else (PRLIMIT,):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} not found: install util-linux"
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="agentrun-sandbox-probe-") as tmp:
@@ -172,7 +174,10 @@ def probe(bwrap: str, identity: Identity) -> str | None:
             )
             short, fds["--args"] = via_args_fd(argv)
             proc = subprocess.run(
-                short, capture_output=True, timeout=30, **_spawn_kwargs(identity, tuple(fds.values()))
+                _as_identity(short, identity),
+                capture_output=True,
+                timeout=30,
+                **_spawn_kwargs(identity, tuple(fds.values())),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             return f"bubblewrap at {bwrap} could not be started: {exc}"
@@ -258,7 +263,7 @@ async def run_command(
         short, fds["--args"] = via_args_fd(argv)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            *short,
+            *_as_identity(short, identity),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

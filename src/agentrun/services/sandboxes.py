@@ -193,6 +193,9 @@ class SandboxService:
         async with self._lock(sandbox_id):
             workspace = await self._checkout_locked(sandbox_id)
             marker = self._root / sandbox_id / "version"
+            # Stale until archived: a process killed mid-change (SIGKILL runs no except) must
+            # not leave a marker that makes its restart trust files no finished step wrote.
+            marker.unlink(missing_ok=True)
             try:
                 result = await _confined(change(workspace))
                 await self._commit(sandbox_id, workspace)
