@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 from pydantic_ai import Agent, StructuredDict
 from pydantic_ai.messages import (
     ModelMessage,
@@ -22,6 +21,8 @@ from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
 
+from agentrun.domain import json_schema
+from agentrun.domain.errors import AgentrunError
 from agentrun.domain.models import AgentDefinition, ChatMessage, RunConfig
 from agentrun.runtime.events import RunDeps
 
@@ -63,10 +64,11 @@ def check_output(schema: dict[str, Any] | None, output: Any) -> str | None:
     if schema is None:
         return None
     try:
-        jsonschema.validate(output, schema)
-    except jsonschema.ValidationError as exc:
-        path = ".".join(str(p) for p in exc.absolute_path) or "(root)"
-        return f"result.{path}: {exc.message}"
+        errors = json_schema.validate(schema, output, "output_schema")
+    except AgentrunError as exc:  # the schema itself is unusable (stored before schemas were checked)
+        return exc.message
+    if errors:
+        return f"result.{errors[0].field or '(root)'}: {errors[0].message}"
     return None
 
 
@@ -74,6 +76,7 @@ def output_type_for(schema: dict[str, Any] | None) -> Any:
     """Text, or a dict validated against the JSON schema (object schemas only, as providers require)."""
     if schema is None:
         return str
+    json_schema.check_schema(schema, "output_schema")  # never hand the provider an unusable schema
     if schema.get("type", "object") != "object":
         # Providers take object schemas for structured output; wrap anything else.
         wrapped = {"type": "object", "properties": {"value": schema}, "required": ["value"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import (
     Agent,
@@ -29,6 +30,8 @@ class AgentService:
 
     def _checked(self, definition: AgentDefinition) -> AgentDefinition:
         self._tools.check(definition)
+        json_schema.check_schema(definition.input_schema, "input_schema")
+        json_schema.check_schema(definition.output_schema, "output_schema")
         return definition
 
     async def create(self, project_id: str, body: AgentCreate) -> Agent:

@@ -8,9 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import jsonschema
 from sqlalchemy.exc import IntegrityError
 
+from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import TERMINAL_EVENTS, EventType, LogLevel
 from agentrun.domain.models import Durability, Event, EventsPage, Multitask, Page, Run, RunCreate, RunError
@@ -49,37 +49,17 @@ def request_hash(body: RunCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_schema(schema: dict[str, Any] | None, field: str) -> None:
-    if schema is None:
-        return
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise AgentrunError(
-            ErrorCode.validation_error,
-            f"`{field}` is not a valid JSON Schema: {exc.message}",
-            {"field": field},
-        ) from exc
-
-
 def validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:
     """422 naming the failing field when ``value`` does not match the agent's input schema."""
     if schema is None:
         return
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = json_schema.validate(schema, value, "input_schema")  # 422 if the schema itself is unusable
     if errors:
         first = errors[0]
-        path = ".".join(str(p) for p in first.absolute_path) or "(root)"
         raise AgentrunError(
             ErrorCode.input_invalid,
-            f"input.{path}: {first.message}" if path != "(root)" else f"input: {first.message}",
-            {
-                "errors": [
-                    {"field": ".".join(str(p) for p in e.absolute_path) or None, "message": e.message}
-                    for e in errors[:20]
-                ]
-            },
+            f"input.{first.field}: {first.message}" if first.field else f"input: {first.message}",
+            {"errors": [{"field": e.field, "message": e.message} for e in errors[:20]]},
         )
 
 
@@ -117,7 +97,11 @@ class RunService:
         agent, revision_number, definition = await self._agents.for_run(project_id, body.agent, body.revision)
         if body.input is not None:
             validate_input(definition.input_schema, body.input)
-        _check_schema(body.output_schema, "output_schema")
+        # The run's schema, or the revision's (one stored before schemas were checked gets a 422 here).
+        json_schema.check_schema(
+            body.output_schema if body.output_schema is not None else definition.output_schema,
+            "output_schema",
+        )
         if body.webhook_url is not None:  # the webhooks SSRF guard: 422 for loopback/private/metadata
             allow = self._settings.webhooks.allow_hosts
             await check_webhook_url(body.webhook_url, allow, field="webhook_url")

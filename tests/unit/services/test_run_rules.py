@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
+from agentrun.domain.json_schema import check_schema
 from agentrun.domain.models import RunCreate
-from agentrun.services.runs import _check_schema, request_hash, validate_input
+from agentrun.services.runs import request_hash, validate_input
 
 SCHEMA = {
     "type": "object",
@@ -111,14 +112,14 @@ def test_at_most_twenty_errors_are_listed() -> None:
 
 
 def test_check_schema_accepts_valid_schemas_and_none() -> None:
-    _check_schema(None, "output_schema")
-    _check_schema({"type": "object", "properties": {"a": {"type": "string"}}}, "output_schema")
+    check_schema(None, "output_schema")
+    check_schema({"type": "object", "properties": {"a": {"type": "string"}}}, "output_schema")
 
 
 @pytest.mark.parametrize("schema", [{"type": "nonsense"}, {"properties": 5}, {"required": "a"}])
 def test_check_schema_refuses_invalid_schemas_naming_the_field(schema: dict) -> None:
     with pytest.raises(AgentrunError) as info:
-        _check_schema(schema, "output_schema")
+        check_schema(schema, "output_schema")
     assert info.value.code is ErrorCode.validation_error
     assert info.value.message.startswith("`output_schema` is not a valid JSON Schema: ")
-    assert info.value.details == {"field": "output_schema"}
+    assert info.value.details["field"] == "output_schema"

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.deps import ProjectDep, ServicesDep
+from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType
 from agentrun.domain.models import CachedWorkflow, Event, Run, RunCreate, RunMode, Strict
@@ -68,6 +69,7 @@ def _output_schema(body: RunAgentRequest) -> dict[str, Any] | None:
                 {"field": "json_schema"},
             )
         return None
+    json_schema.check_schema(schema, "json_schema")
     return schema if schema is not None else {"type": "object"}
 
 
