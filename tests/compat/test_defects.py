@@ -6,6 +6,7 @@ model was sent); ``test`` agents run on the offline model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pydantic_ai import models
 
 from tests.compat.conftest import create_agent, poll, unique
 from tests.support.fake_openai import FakeOpenAI, Turn
+from tests.support.webhook_receiver import Receiver, wait_async
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -148,3 +150,81 @@ async def test_a_run_without_thread_id_answers_a_thread_to_continue(api) -> None
     assert second.json()["data"]["threadId"] == thread_id
     detail = (await api.client.get(f"/v1/run/threads/{thread_id}?agent={agent['slug']}")).json()["data"]
     assert [m["content"] for m in detail["messages"] if m["role"] == "user"] == ["first", "second"]
+
+
+# --- 6: 001 webhooks in the 001 shape; json_schema implies JSON -------------------------------------
+
+
+async def test_001_webhook_gets_the_001_response_shape(api) -> None:  # type: ignore[no-untyped-def]
+    with Receiver() as receiver:
+        resp = await api.client.post(
+            "/api/runs",
+            json={"prompt": "hello there", "provider": "groq", "model": "m", "webhook_url": receiver.url},
+        )
+        assert resp.status_code == 200, resp.text
+        (got,) = await wait_async(receiver, 1)
+    body = json.loads(got.body)
+    answer = resp.json()
+    assert body["task_id"] == answer["task_id"] and body["task_run_id"] == answer["task_run_id"]
+    assert body["status"] == "success" and body["is_done"] is True and body["is_successful"] is True
+    assert body["result"] == answer["result"] and body["history"] == answer["history"]
+    assert "webhook-signature" in {k.lower() for k in got.headers}
+
+
+async def test_native_webhook_keeps_the_native_shape(api) -> None:  # type: ignore[no-untyped-def]
+    with Receiver() as receiver:
+        run = (
+            await api.client.post(
+                "/v1/runs", json={"agent": "demo", "prompt": "hi", "webhook_url": receiver.url}
+            )
+        ).json()
+        (got,) = await wait_async(receiver, 1)
+    body = json.loads(got.body)
+    assert body["type"] == "run.completed" and body["data"]["id"] == run["id"]
+
+
+async def test_json_schema_with_the_default_response_format_means_json(api) -> None:  # type: ignore[no-untyped-def]
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    for given in (schema, json.dumps(schema)):
+        resp = await api.client.post(
+            "/api/runs", json={"prompt": "answer me", "provider": "groq", "model": "m", "json_schema": given}
+        )
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["status"] == "success" and isinstance(body["result"], dict), body
+        assert isinstance(body["result"]["answer"], str)
+    # an explicit "text" with a schema is still a contradiction
+    text = await api.client.post(
+        "/api/runs",
+        json={
+            "prompt": "answer me",
+            "provider": "groq",
+            "model": "m",
+            "json_schema": schema,
+            "response_format": "text",
+        },
+    )
+    assert text.status_code == 422
+
+
+# --- 7: 003 a queued run's thread is active --------------------------------------------------------
+
+
+async def test_003_queued_run_thread_is_active(api) -> None:  # type: ignore[no-untyped-def]
+    agent = await create_agent(api.client, slug=unique("acpq"), model="test:sleep-3000", max_concurrency=1)
+    path = f"/v1/servers/{agent['slug']}/runs"
+    first = (await api.client.post(path, json={"prompt": "one", "mode": "async"})).json()
+    second = await api.client.post(path, json={"prompt": "two", "mode": "async"})
+    try:
+        assert second.status_code == 202, second.text
+        body = second.json()
+        assert body["run"]["status"] == "queued"
+        assert body["run"]["threadStatus"] == "active"
+        assert body["thread"]["status"] == "active" and body["thread"]["activeRunId"] == body["run"]["id"]
+        assert body["thread"]["runCount"] == 1
+    finally:
+        for run_id in (second.json()["run"]["id"], first["run"]["id"]):
+            await api.client.post(f"/v1/runs/{run_id}/cancel")
+        for run_id in (second.json()["run"]["id"], first["run"]["id"]):
+            await wait_native(api, run_id)
+    await asyncio.sleep(0)

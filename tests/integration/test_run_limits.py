@@ -68,9 +68,9 @@ async def test_agent_default_max_turns_applies_and_a_run_can_override_it(api) ->
     assert overridden["config"]["max_turns"] == 4 and len(script.requests) - default_requests == 4
 
 
-async def test_max_tokens_exceeded_fails_the_run(api) -> None:  # type: ignore[no-untyped-def]
+async def test_max_total_tokens_exceeded_fails_the_run(api) -> None:  # type: ignore[no-untyped-def]
     agent = await create_agent(api.client)
-    created = await run_async(api.client, agent["slug"], prompt="say a lot", config={"max_tokens": 1})
+    created = await run_async(api.client, agent["slug"], prompt="say a lot", config={"max_total_tokens": 1})
     run = await wait_run(api.client, created["id"])
     assert run["status"] == "failed", run
     assert run["error"]["code"] == "limit_exceeded"

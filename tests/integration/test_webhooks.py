@@ -147,7 +147,7 @@ async def test_endpoints_receive_only_subscribed_events(api) -> None:  # type: i
         completed = await _run(api)
         # One token is not enough for any answer: the run fails with limit_exceeded.
         response = await api.client.post(
-            "/v1/runs", json={"agent": "demo", "prompt": "hi", "mode": "sync", "config": {"max_tokens": 1}}
+            "/v1/runs", json={"agent": "demo", "prompt": "hi", "mode": "sync", "config": {"max_total_tokens": 1}}
         )
         failed = response.json()
         assert failed["status"] == "failed", failed
@@ -313,6 +313,7 @@ async def test_compat_001_webhook_url_is_delivered(api) -> None:  # type: ignore
         (got,) = await wait_async(receiver, 1)
     secret = (await api.client.get("/v1/webhooks/secret")).json()["secret"]
     message = documented_verify()(secret, got.headers, got.body)
-    assert message["type"] == "run.completed"
+    # A 001 caller's webhook gets the 001 response shape, not the native run.
+    assert message["status"] == "success" and message["task_id"] == response.json()["task_id"]
     refused = await api.client.post("/api/runs", json={**body, "webhook_url": "http://169.254.169.254/"})
     assert refused.status_code == 422, refused.text

@@ -12,9 +12,17 @@ import re
 from typing import Any
 
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
-from agentrun.domain.events import EventType
 from agentrun.domain.models import Agent, AgentCreate, Event, Run, ToolSpec
 from agentrun.services.container import Services
+from agentrun.services.task_shape import (  # noqa: F401 - re-exported for the compat routers
+    _RAND_BITS,
+    MAX_TASK_ID,
+    TASK_EPOCH_MS,
+    WORKFLOW_VERSION,
+    _uuid_int,
+    task_id_of,
+    workflow_of,
+)
 from agentrun.store.common import encode_cursor
 
 # --- ad-hoc agents (001: a run names a provider and a model, not an agent) -------------------
@@ -64,26 +72,6 @@ async def adhoc_agent(services: Services, project_id: str, provider: str, model:
 
 # --- integer task ids (001) -------------------------------------------------------------------
 
-TASK_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-_RAND_BITS = 12
-MAX_TASK_ID = (1 << 53) - 1  # exact in every JSON client (JavaScript numbers included)
-
-
-def _uuid_int(run_id: str) -> int:
-    return int(run_id.partition("_")[2], 16)
-
-
-def task_id_of(run_id: str) -> int:
-    """A stable 53-bit integer for a run: 41 bits of its UUIDv7 millisecond time, 12 random bits.
-
-    Derived, not stored, so every API node computes the same number and nothing needs a migration.
-    """
-    value = _uuid_int(run_id)
-    millis = (value >> 80) - TASK_EPOCH_MS
-    rand = (value >> 64) & ((1 << _RAND_BITS) - 1)
-    return (millis << _RAND_BITS) | rand
-
-
 async def run_by_task_id(services: Services, project_id: str, task_id: int) -> Run:
     """The run whose :func:`task_id_of` is ``task_id``: a keyset scan of that millisecond's runs."""
     if task_id < 0 or task_id > MAX_TASK_ID:
@@ -121,29 +109,6 @@ async def all_events(services: Services, project_id: str, run_id: str) -> list[E
 
 
 # --- cached workflows (001) -------------------------------------------------------------------
-
-WORKFLOW_VERSION = 1
-
-
-def workflow_of(events: list[Event]) -> dict[str, Any]:
-    """The tool-call sequence of a run: what ``use_cached_workflow`` would replay."""
-    results = {
-        (e.data or {}).get("tool_call_id"): e for e in events if e.type is EventType.tool_result and e.data
-    }
-    steps = []
-    for event in events:
-        if event.type is not EventType.tool_call or not event.data:
-            continue
-        result = results.get(event.data.get("tool_call_id"))
-        steps.append(
-            {
-                "name": event.data.get("name"),
-                "params": event.data.get("args") if isinstance(event.data.get("args"), dict) else {},
-                "success": bool(result and (result.data or {}).get("ok")),
-            }
-        )
-    return {"version": WORKFLOW_VERSION, "steps": steps}
-
 
 def check_workflow(value: dict[str, Any]) -> dict[str, Any]:
     """A cached workflow as given by a client, normalized; ``{}`` is the empty workflow."""

@@ -32,11 +32,13 @@ from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import Page
 from agentrun.engine.durable import DurableEngine
 from agentrun.runtime.tools.ssrf import UnsafeURLError, pinned_request, resolve_url_async
+from agentrun.services import task_shape
 from agentrun.settings import Settings, WebhookSettings
 from agentrun.store.common import now
 from agentrun.store.store import Store
 from agentrun.store.webhooks import (
     WEBHOOK_EVENTS,
+    DeliveryWork,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEndpointCreate,
@@ -283,6 +285,28 @@ class WebhookService:
             waited += delay
             attempt += 1
 
+    async def _message(self, work: DeliveryWork) -> dict[str, Any]:
+        """What a delivery sends: the native message frozen at the run's end, except for a run's
+        own ``webhook_url`` when the run was created in a vendor shape: a 001 run (``POST
+        /api/runs``) gets the 001 response, as that document's caller expects. Rendered from the
+        finished run and its events, which no longer change, so every attempt sends the same bytes.
+        """
+        run_data = work.payload.get("data") or {}
+        shape = (run_data.get("metadata") or {}).get(task_shape.SHAPE_KEY)
+        if work.endpoint_id is not None or shape != task_shape.SHAPE:
+            return work.payload
+        try:
+            run = await self._store.runs.get(run_data["id"], work.project_id)
+        except AgentrunError:
+            return work.payload  # the run is gone (deleted with its thread): the frozen message
+        events: list[Any] = []
+        while True:
+            page = await self._store.runs.events(run.id, events[-1].seq if events else 0, 500)
+            events.extend(page)
+            if len(page) < 500:
+                break
+        return task_shape.task_response(run, events)
+
     async def _attempt(self, delivery_id: str, n: int, retry_in: float | None) -> str:
         """One HTTP attempt (a durable step): sends, records the attempt, returns the outcome.
 
@@ -303,7 +327,8 @@ class WebhookService:
         else:
             secret = (await self._repo.project_secret(work.project_id, new_secret())).secret
 
-        body = json.dumps(work.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        message = await self._message(work)
+        body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
         started_at = now()
         t0 = time.monotonic()
         status_code: int | None = None

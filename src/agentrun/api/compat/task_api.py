@@ -17,10 +17,8 @@ from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
-from agentrun.domain.events import EventType
-from agentrun.domain.models import CachedWorkflow, Event, Run, RunCreate, RunMode, Strict
-from agentrun.domain.status import RunStatus
-from agentrun.services import compat
+from agentrun.domain.models import CachedWorkflow, Run, RunCreate, RunMode, Strict
+from agentrun.services import compat, task_shape
 from agentrun.services.container import Services
 
 router = APIRouter(tags=["compat: task API (001)"], route_class=JSONBodyRoute)
@@ -40,12 +38,6 @@ class RunAgentRequest(Strict):
     cached_workflow: dict[str, Any] | None = None
 
 
-def _status(status: RunStatus) -> str:
-    if status is RunStatus.completed:
-        return "success"
-    return "failure" if status.terminal else "in_progress"
-
-
 def _output_schema(body: RunAgentRequest) -> dict[str, Any] | None:
     schema = body.json_schema
     if isinstance(schema, str):
@@ -61,150 +53,21 @@ def _output_schema(body: RunAgentRequest) -> dict[str, Any] | None:
             raise AgentrunError(
                 ErrorCode.validation_error, "json_schema: must be a JSON object.", {"field": "json_schema"}
             )
-    if (body.response_format or "text") == "text":
-        if schema is not None:
-            raise AgentrunError(
-                ErrorCode.validation_error,
-                "json_schema: only used with response_format 'json'; set response_format to 'json'.",
-                {"field": "json_schema"},
-            )
+    if schema is None and (body.response_format or "text") == "text":
         return None
+    # A schema implies JSON (the default format included); only an explicit "text" contradicts it.
+    if schema is not None and "response_format" in body.model_fields_set and body.response_format == "text":
+        raise AgentrunError(
+            ErrorCode.validation_error,
+            "json_schema: only used with response_format 'json'; set response_format to 'json' or omit it.",
+            {"field": "json_schema"},
+        )
     json_schema.check_schema(schema, "json_schema")
     return schema if schema is not None else {"type": "object"}
 
 
-def _action(
-    name: str,
-    params: dict[str, Any],
-    *,
-    is_done: bool = False,
-    success: bool | None = None,
-    content: str | None = None,
-    error: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "params": params,
-        "is_done": is_done,
-        "success": success,
-        "extracted_content": content,
-        "error": error,
-        "include_in_memory": True,
-    }
-
-
-def history_of(run: Run, events: list[Event]) -> list[dict[str, Any]]:
-    """Steps from the event log: each model turn is a step; its tool calls (and the answer) are actions."""
-    steps: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    pending: dict[str, dict[str, Any]] = {}
-
-    def new_step() -> dict[str, Any]:
-        step = {"description": "", "actions": []}
-        steps.append(step)
-        return step
-
-    for event in events:
-        data = event.data or {}
-        if event.type in (EventType.planning, EventType.reasoning):
-            if current is None or current["actions"]:
-                current = new_step()
-            current["description"] = " ".join(filter(None, [current["description"], event.content]))
-        elif event.type is EventType.tool_call:
-            # A call after the previous turn's calls all returned starts the next model turn.
-            if current is None or (current["actions"] and not pending):
-                current = new_step()
-            action = _action(
-                str(data.get("name")), data.get("args") if isinstance(data.get("args"), dict) else {}
-            )
-            current["actions"].append(action)
-            pending[str(data.get("tool_call_id"))] = action
-        elif event.type is EventType.tool_result:
-            action = pending.pop(str(data.get("tool_call_id")), None)
-            if action is not None:
-                ok = bool(data.get("ok"))
-                action.update(success=ok, extracted_content=event.content if ok else None)
-                action["error"] = None if ok else str(data.get("error") or event.content)
-        elif event.type is EventType.message:
-            if current is None or current["actions"]:
-                current = new_step()
-            current["actions"].append(
-                _action("done", {"text": event.content}, is_done=True, success=True, content=event.content)
-            )
-    _finish_history(run, steps)
-    return steps
-
-
-def _finish_history(run: Run, steps: list[dict[str, Any]]) -> None:
-    """Describe unnamed steps; end with the outcome when no `message` event said it."""
-    for step in steps:
-        if not step["description"]:
-            names = [a["name"] for a in step["actions"]]
-            step["description"] = "final answer" if names == ["done"] else "called " + ", ".join(names)
-    done = any(a["name"] == "done" for s in steps for a in s["actions"])
-    if run.status is RunStatus.completed and not done:  # structured output has no message event
-        content = run.result if isinstance(run.result, str) else json.dumps(run.result)
-        steps.append(
-            {
-                "description": "final answer",
-                "actions": [_action("done", {}, is_done=True, success=True, content=content)],
-            }
-        )
-    elif run.status.terminal and run.status is not RunStatus.completed:
-        message = run.error.message if run.error else run.status.value
-        steps.append(
-            {
-                "description": f"run {run.status.value}",
-                "actions": [_action("done", {}, is_done=True, success=False, error=message)],
-            }
-        )
-
-
-def _replay_report(run: Run, events: list[Any]) -> dict[str, Any]:
-    """Whether the cached workflow was replayed, from the summary the worker logs at the end."""
-    assert run.cached_workflow is not None
-    summaries = [
-        e.data["cached_workflow"]
-        for e in events
-        if e.type.value == "log" and "cached_workflow" in (e.data or {})
-    ]
-    if not summaries:
-        return {
-            "requested": True,
-            "steps": len(run.cached_workflow.steps),
-            "state": "pending" if not run.status.terminal else "not replayed",
-        }
-    summary = summaries[-1]
-    return {
-        "requested": True,
-        "steps": summary["steps"],
-        "replayed_steps": summary["replayed"],
-        "used_model": not summary["final_from_cache"],
-        "fell_back_to_model_at_step": summary["model_from_step"],
-    }
-
-
 async def _response(services: Services, project: str, run: Run) -> dict[str, Any]:
-    events = await compat.all_events(services, project, run.id)
-    task_id = compat.task_id_of(run.id)
-    body: dict[str, Any] = {
-        "task_id": task_id,
-        "task_run_id": task_id,
-        "history": history_of(run, events),
-        "result": run.result if run.status is RunStatus.completed else None,
-        "is_done": run.status.terminal,
-        "is_successful": (run.status is RunStatus.completed) if run.status.terminal else None,
-        "status": _status(run.status),
-        # agentrun additions (documented in docs/compat/001-task-api.md):
-        "run_id": run.id,
-        "model": run.model,
-        "offline": run.offline,
-        "error": run.error.message if run.error else None,
-        "cached_workflow": compat.workflow_of(events) if run.status is RunStatus.completed else None,
-    }
-    if run.cached_workflow is not None:
-        body["cached_workflow_replay"] = _replay_report(run, events)
-    return body
+    return task_shape.task_response(run, await compat.all_events(services, project, run.id))
 
 
 @router.post("/api/runs", operation_id="compat_001_run_agent")
@@ -214,7 +77,7 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
         "compat": "001",
         "compat_001_provider": body.provider,
         "compat_001_model": body.model,
-        "compat_001_response_format": body.response_format or "text",
+        "compat_001_response_format": "text" if output_schema is None else "json",
     }
     cached: CachedWorkflow | None = None
     if body.use_cached_workflow:
