@@ -51,3 +51,18 @@ def test_db_upgrade_reports_the_head_revision(tmp_path) -> None:  # type: ignore
 
     head = head_revision()
     assert f"schema at {head} (head {head})" in result.stdout
+
+
+def test_a_setting_that_is_not_json_is_one_clear_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server = LiveServer(tmp_path / "data")
+    env = {**server.env, "AGENTRUN_PROVIDERS__COMPATIBLE": "{bad json"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentrun.cli.main", "serve", "--data-dir", str(server.data_dir), "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "invalid settings" in result.stderr and '"providers"' in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 3, result.stderr

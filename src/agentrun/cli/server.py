@@ -17,6 +17,7 @@ from agentrun.cli._app import fail
 def build_settings(**overrides: Any) -> Any:
     """Settings from the environment (AGENTRUN_*), with the flags that were given taking precedence."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from agentrun.settings import Settings
 
@@ -25,6 +26,9 @@ def build_settings(**overrides: Any) -> Any:
         return Settings(**given)
     except ValidationError as exc:
         fail(f"invalid settings:\n{exc}")
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected, e.g. a dict setting
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        fail(f"invalid settings: {exc}{cause}; JSON is expected for nested settings")
 
 
 def serve(
