@@ -64,7 +64,12 @@ async def test_foreign_key_sees_nothing_on_any_route(api) -> None:  # type: igno
     task = (await api.client.post("/api/runs", json={"prompt": SECRET}, headers=owner)).json()
     webhook = await api.client.post("/v1/webhooks", json={"url": "http://93.184.216.34/hook"}, headers=owner)
     assert webhook.status_code == 201, webhook.text
+    sandbox = (await api.client.post("/v1/sandboxes", json={}, headers=owner)).json()
+    put = await api.client.put(f"/v1/sandboxes/{sandbox['id']}/files/secret.txt", content=SECRET, headers=owner)
+    assert put.status_code == 200, put.text
     ids = {
+        "sandbox_id": sandbox["id"],
+        "path": "secret.txt",
         "agent": agent["id"],
         "agentId": agent["id"],
         "serverId": agent["id"],
@@ -113,3 +118,5 @@ async def test_foreign_key_sees_nothing_on_any_route(api) -> None:  # type: igno
     assert mine["description"] == "" and mine["archived"] is False
     assert (await api.client.get(f"/v1/threads/{thread['id']}", headers=owner)).status_code == 200
     assert (await api.client.get(f"/v1/runs/{run['id']}", headers=owner)).json()["status"] == "completed"
+    owner_file = await api.client.get(f"/v1/sandboxes/{sandbox['id']}/files/secret.txt", headers=owner)
+    assert owner_file.text == SECRET
