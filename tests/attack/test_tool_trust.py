@@ -160,7 +160,7 @@ async def _app(env: dict[str, str], **overrides: Any) -> AsyncIterator[httpx.Asy
     app = create_app(make_settings(env, **overrides))
     async with running_lifespan(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://agentrun.test", timeout=30) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30) as client:
             yield client
 
 
