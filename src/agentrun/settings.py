@@ -217,7 +217,7 @@ class Settings(BaseSettings):
         None, description="Stable, unique per process; default derived from host + data."
     )
     app_version: str = Field(
-        "agentrun-1", description="Pinned so runs outlive a code change (see DESIGN.md)."
+        "agentrun-1", description="Pinned so runs outlive a code change (see docs/deployment.md)."
     )
     run_worker: bool = Field(True, description="Execute runs in this process (embedded mode).")
     worker_concurrency: int = Field(1000, ge=1, description="Runs one process executes at once.")

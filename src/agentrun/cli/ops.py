@@ -137,6 +137,6 @@ def mcp(
     run_worker = settings.run_worker and not no_worker
     updates: dict[str, Any] = {"run_worker": run_worker}
     if run_worker:
-        # Its own executor id: a `serve` on the same data dir must not share one (DESIGN.md).
+        # Its own executor id: a `serve` on the same data dir must not share one.
         updates["executor_id"] = settings.resolved_executor_id() + "-mcp"
     main(settings.model_copy(update=updates))

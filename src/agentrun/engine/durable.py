@@ -5,7 +5,7 @@ DBOS gives each claimed run with ``durability=steps`` a workflow whose model req
 calls are checkpointed steps, and resumes those workflows after a crash without repeating
 finished steps.
 
-Facts this module relies on (measured on DBOS 3.4, see DESIGN.md):
+Facts this module relies on (measured on DBOS 3.4):
 - one DBOS instance per process, with a stable, distinct ``executor_id`` (otherwise a second
   process "recovers" the first one's live workflows and pays for model calls twice);
 - ``application_version`` pinned, so a new build picks up workflows an old one started;

@@ -1,4 +1,4 @@
-"""Compat surfaces: one router per seed document (shared/seeds/), thin adapters over the services.
+"""Compat surfaces: one router per vendor document (docs/compat/), thin adapters over the services.
 
 See docs/compat/ for each surface's mapping to native concepts.
 """
