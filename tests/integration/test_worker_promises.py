@@ -3,9 +3,20 @@ status, quiet cancels, heartbeats while draining, prompt webhook deliveries."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
-from tests.support.native_api import create_agent, shared_api, unique
+from tests.support.native_api import (
+    ToolThenAnswer,
+    create_agent,
+    registered_model,
+    run_async,
+    shared_api,
+    unique,
+    wait_run,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 api = shared_api()
@@ -41,3 +52,87 @@ async def test_apply_changes_the_fields_its_body_sets_including_null(api) -> Non
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["description"] == "new" and resp.json()["max_concurrency"] is None
+
+
+# --- 2. usage counts every provider request, whatever the run's end --------------------------
+
+
+class StreamThenHang:
+    """A scripted streaming model: request 1 calls the calculator, request 2 streams ``TEXT`` then
+    waits (until cancelled) unless ``hang`` is False. Its usage is pydantic-ai's estimate: 50 input
+    tokens per request, one output token per word of the tool arguments and text."""
+
+    TEXT = "hello there world"  # 3 output tokens
+    ARGS = {"expression": "1+1"}  # 4 output tokens
+
+    def __init__(self, hang: bool = True) -> None:
+        self.hang = hang
+        self.streamed = asyncio.Event()
+        self.requests = 0
+
+    def model(self):  # type: ignore[no-untyped-def]
+        from pydantic_ai.models.function import FunctionModel
+
+        return FunctionModel(stream_function=self._stream)
+
+    async def _stream(self, messages, info):  # type: ignore[no-untyped-def]
+        from pydantic_ai.models.function import DeltaToolCall
+
+        self.requests += 1
+        if self.requests == 1:
+            yield {0: DeltaToolCall(name="calculator", json_args=json.dumps(self.ARGS), tool_call_id="c1")}
+            return
+        yield self.TEXT
+        self.streamed.set()
+        if self.hang:
+            await asyncio.sleep(60)
+
+
+EXPECTED_TWO_REQUESTS = {"input_tokens": 100, "output_tokens": 7, "requests": 2, "tool_calls": 1}
+TOOLS = [{"kind": "builtin", "name": "calculator"}]
+
+
+async def test_a_completed_run_reports_the_scripted_usage(api) -> None:  # type: ignore[no-untyped-def]
+    """The reference for the tests below: the same model output, run to the end."""
+    script = StreamThenHang(hang=False)
+    with registered_model(script.model(), "usage") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        run = await wait_run(api.client, (await run_async(api.client, agent["slug"]))["id"])
+    assert run["status"] == "completed", run
+    assert run["usage"] == EXPECTED_TWO_REQUESTS, run
+
+
+@pytest.mark.parametrize("durability", ["steps", "exit"])
+async def test_a_run_cancelled_after_the_model_streamed_reports_its_usage(api, durability) -> None:  # type: ignore[no-untyped-def]
+    script = StreamThenHang()
+    with registered_model(script.model(), "usage") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        created = await run_async(api.client, agent["slug"], durability=durability)
+        await asyncio.wait_for(script.streamed.wait(), 10)
+        assert (await api.client.post(f"/v1/runs/{created['id']}/cancel")).status_code == 200
+        run = await wait_run(api.client, created["id"])
+    assert run["status"] == "cancelled", run
+    assert run["usage"] == EXPECTED_TWO_REQUESTS, run
+    assert run["iterations"] == 2, run
+
+
+async def test_a_run_that_timed_out_after_the_model_streamed_reports_its_usage(api) -> None:  # type: ignore[no-untyped-def]
+    script = StreamThenHang()
+    with registered_model(script.model(), "usage") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        created = await run_async(api.client, agent["slug"], config={"timeout_s": 1})
+        run = await wait_run(api.client, created["id"])
+    assert run["status"] == "timed_out", run
+    assert run["usage"] == EXPECTED_TWO_REQUESTS, run
+
+
+@pytest.mark.parametrize("durability", ["steps", "exit"])
+async def test_a_run_past_max_turns_reports_the_usage_of_its_requests(api, durability) -> None:  # type: ignore[no-untyped-def]
+    script = ToolThenAnswer("calculator", StreamThenHang.ARGS, forever=True)
+    with registered_model(script.model(), "loop") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        created = await run_async(api.client, agent["slug"], durability=durability, config={"max_turns": 3})
+        run = await wait_run(api.client, created["id"])
+    assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
+    assert len(script.requests) == 3
+    assert run["usage"] == {"input_tokens": 150, "output_tokens": 12, "requests": 3, "tool_calls": 3}, run

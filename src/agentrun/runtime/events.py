@@ -9,7 +9,9 @@ Each handler call flushes before it returns, so a step never completes with its 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable
+from contextlib import asynccontextmanager
+from copy import copy
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +20,7 @@ from pydantic_ai.messages import (
     AgentStreamEvent,
     FunctionToolCallEvent,
     FunctionToolResultEvent,
+    ModelMessage,
     PartDeltaEvent,
     PartEndEvent,
     PartStartEvent,
@@ -26,8 +29,33 @@ from pydantic_ai.messages import (
     ThinkingPart,
     ToolCallPart,
 )
+from pydantic_ai.models import ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RunUsage
 
 from agentrun.domain.events import EventType, LogLevel
+
+
+class MeteredModel(WrapperModel):
+    """Tells the run's sink about each model request as it starts, so usage counts a request
+    that a cancel or timeout interrupts (pydantic-ai adds a response's usage only once it ends)."""
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: RunContext[Any] | None = None,
+    ) -> AsyncGenerator[StreamedResponse]:
+        async with self.wrapped.request_stream(
+            messages, model_settings, model_request_parameters, run_context
+        ) as stream:
+            sink = getattr(getattr(run_context, "deps", None), "sink", None)
+            if run_context is not None and hasattr(sink, "request_started"):
+                sink.request_started(copy(run_context.usage), stream)
+            yield stream
 
 
 class EventSink(Protocol):
@@ -48,6 +76,11 @@ class EventSink(Protocol):
     async def report_usage(
         self, input_tokens: int, output_tokens: int, requests: int, tool_calls: int
     ) -> None: ...
+
+    def request_started(self, before: RunUsage, response: StreamedResponse) -> None:
+        """A model request is in flight: ``before`` is the run's usage without it, ``response``
+        its stream (whose ``usage`` grows as it streams), so a run stopped mid-request still
+        counts it."""
 
 
 @dataclass

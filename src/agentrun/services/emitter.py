@@ -29,6 +29,26 @@ class RunEmitter:
         self._buffer: list[NewEvent] = []
         self._first_buffered = 0.0
         self.usage: Usage | None = None  # the run's usage as last reported by the agent
+        self._in_flight: tuple[Any, Any] | None = None  # (usage before it, its stream): see request_started
+
+    def request_started(self, before: Any, response: Any) -> None:
+        self._in_flight = (before, response)
+
+    def usage_so_far(self) -> Usage | None:
+        """The run's usage including a model request still in flight (for a run stopped now)."""
+        if self._in_flight is None:
+            return self.usage
+        before, response = self._in_flight
+        current = response.usage  # a StreamedResponse's usage so far
+        live = Usage(
+            input_tokens=(before.input_tokens or 0) + (current.input_tokens or 0),
+            output_tokens=(before.output_tokens or 0) + (current.output_tokens or 0),
+            requests=before.requests + 1,
+            tool_calls=before.tool_calls,
+        )
+        if self.usage is None:
+            return live
+        return max(self.usage, live, key=lambda u: (u.requests, u.total_tokens, u.tool_calls))
 
     async def report_usage(
         self, input_tokens: int, output_tokens: int, requests: int, tool_calls: int

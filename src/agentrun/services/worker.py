@@ -38,7 +38,7 @@ from agentrun.runtime.agent import (
     run_inputs,
     unwrap_output,
 )
-from agentrun.runtime.events import handle_stream
+from agentrun.runtime.events import MeteredModel, handle_stream
 from agentrun.runtime.providers import resolve_model
 from agentrun.runtime.replay import ReplayModel, ReplaySummary, replaying, summarize
 from agentrun.services.bus import RunBus
@@ -444,7 +444,7 @@ class Worker:
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
                 definition,
-                ReplayModel(resolved.model),
+                MeteredModel(ReplayModel(resolved.model)),
                 name=name,
                 toolsets=self._toolsets(definition, sandboxed),
                 capabilities=capabilities,
@@ -478,7 +478,11 @@ class Worker:
         }[status]
         error = RunError(code=code, message=message)
         sink = self._sinks.get(run_id)
-        usage = sink.usage if sink is not None else None
+        # Every request the run made, also one a cancel or timeout interrupted mid-stream.
+        usage = sink.usage_so_far() if sink is not None else None
+        before: list[NewEvent] = []
+        if sink is not None and usage is not None and usage != sink.usage:
+            before.append(NewEvent(EventType.usage, data=usage.model_dump()))
         done = await self._store.runs.finish(
             run_id,
             status,
@@ -492,6 +496,7 @@ class Worker:
             error=error,
             usage=usage,
             iterations=usage.requests if usage is not None else None,
+            before=before,
         )
         if done is not None:
             self._bus.notify(run_id)
