@@ -136,3 +136,43 @@ async def test_a_run_past_max_turns_reports_the_usage_of_its_requests(api, durab
     assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
     assert len(script.requests) == 3
     assert run["usage"] == {"input_tokens": 150, "output_tokens": 12, "requests": 3, "tool_calls": 3}, run
+
+
+async def test_a_run_past_max_total_tokens_reports_the_request_that_crossed_it(api) -> None:  # type: ignore[no-untyped-def]
+    script = ToolThenAnswer("calculator", StreamThenHang.ARGS, forever=True)
+    with registered_model(script.model(), "loop") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        created = await run_async(api.client, agent["slug"], config={"max_total_tokens": 100})
+        run = await wait_run(api.client, created["id"])
+    assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
+    assert run["usage"] == {"input_tokens": 100, "output_tokens": 8, "requests": 2, "tool_calls": 1}, run
+
+
+# --- 3. a cancel is not an error in the log ----------------------------------------------------
+
+
+@pytest.mark.parametrize("durability", ["steps", "exit"])
+async def test_a_cancel_logs_no_error(api, durability, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    script = StreamThenHang()
+    with registered_model(script.model(), "quiet") as model:
+        agent = await create_agent(api.client, model=model, tools=TOOLS)
+        created = await run_async(api.client, agent["slug"], durability=durability)
+        await asyncio.wait_for(script.streamed.wait(), 10)
+        with caplog.at_level(logging.INFO):
+            assert (await api.client.post(f"/v1/runs/{created['id']}/cancel")).status_code == 200
+            run = await wait_run(api.client, created["id"])
+            await asyncio.sleep(0.3)  # whatever DBOS logs after the workflow ends
+    assert run["status"] == "cancelled", run
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [(r.name, r.getMessage()[:200], r.exc_info and repr(r.exc_info[1])) for r in errors]
+
+
+async def test_other_dbos_errors_are_still_logged(api, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    failure = RuntimeError("a real workflow failure")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("dbos").error("Exception encountered in asynchronous workflow:", exc_info=failure)
+    assert [r.exc_info[1] for r in caplog.records if r.name == "dbos" and r.exc_info] == [failure]

@@ -23,7 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
-from dbos._error import DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError
+from dbos._error import (
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+)
 from pydantic_ai.durable_exec.dbos import DBOSDurability
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,27 @@ _UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 # Errors DBOS raises inside a workflow that was cancelled from outside.
 CANCELLED_ERRORS: tuple[type[BaseException], ...] = (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError)
+
+
+class _QuietCancels(logging.Filter):
+    """Drop DBOS's ERROR traceback for a workflow that ended because it was cancelled.
+
+    A cancelled run's workflow finishes with DBOS's own cancellation error, which DBOS logs as
+    "Exception encountered in ... workflow" with a full traceback: every cancel looked like a
+    crash. Only records carrying a cancellation error are dropped; any other exception is kept.
+    """
+
+    CANCELLATIONS = (DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, self.CANCELLATIONS)
+
+
+def _quiet_dbos_cancels() -> None:
+    dbos_logger = logging.getLogger("dbos")
+    if not any(isinstance(f, _QuietCancels) for f in dbos_logger.filters):
+        dbos_logger.addFilter(_QuietCancels())
 
 
 class DurableEngine:
@@ -63,6 +88,7 @@ class DurableEngine:
     def register(self, body: Callable[[str], Awaitable[None]]) -> None:
         """Declare the run workflow (must happen before ``launch`` so recovery can find it)."""
         DBOS(config=self._config)
+        _quiet_dbos_cancels()
 
         @DBOS.workflow(name=WORKFLOW_NAME)
         async def run_workflow(run_id: str) -> None:
