@@ -176,3 +176,81 @@ async def test_other_dbos_errors_are_still_logged(api, caplog) -> None:  # type:
     with caplog.at_level(logging.INFO):
         logging.getLogger("dbos").error("Exception encountered in asynchronous workflow:", exc_info=failure)
     assert [r.exc_info[1] for r in caplog.records if r.name == "dbos" and r.exc_info] == [failure]
+
+
+# --- 4. a closing worker keeps heartbeating while its runs drain -------------------------------
+
+
+class _NoEngine:
+    """Runs with ``durability=exit`` need no DBOS: this stand-in lets a second worker live in this
+    process next to the module's app (DBOS is one per process)."""
+
+    @staticmethod
+    def current_workflow_id() -> None:
+        return None
+
+    @staticmethod
+    def in_workflow() -> bool:
+        return False
+
+    async def cancel(self, workflow_id: str) -> None:
+        return None
+
+    async def recover_executor(self, executor_id: str) -> None:
+        return None
+
+
+async def test_a_closing_worker_stays_alive_while_its_runs_drain(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Grace longer than dead_after_s: other workers must not see the draining worker as dead
+    (they would take its runs over and pay for the step in flight twice)."""
+    from agentrun.domain.models import AgentCreate, RunCreate
+    from agentrun.services.agents import AgentService
+    from agentrun.services.bus import RunBus
+    from agentrun.services.runs import RunService
+    from agentrun.services.sandboxes import SandboxService
+    from agentrun.services.tool_policy import ToolPolicy
+    from agentrun.services.worker import Worker
+    from agentrun.store.store import Store
+    from tests.integration.conftest import make_settings
+    from tests.support.backends import backend_env
+
+    with backend_env(backend, tmp_path) as env:
+        settings = make_settings(
+            env, executor_id="draining", heartbeat_s=0.1, dead_after_s=0.4, shutdown_grace_s=1.5
+        )
+        settings.ensure_data_dir()
+        store = await Store.open(settings.store_url)
+        try:
+            await store.agents.ensure_project("default", "Default project")
+            bus, tools = RunBus(), ToolPolicy(settings)
+            sandboxes = SandboxService(store, settings)
+            agents = AgentService(store, tools)
+            runs = RunService(store, agents, bus, settings, sandboxes)
+            worker = Worker(store, _NoEngine(), bus, settings, "draining", tools=tools, sandboxes=sandboxes)  # type: ignore[arg-type]
+            await worker.start()
+            runs.dispatcher = worker
+            await agents.create("default", AgentCreate(slug="slow", model="test:sleep-5000"))
+            run, _ = await runs.create(
+                "default", RunCreate(agent="slow", prompt="hi", durability="exit", mode="async")
+            )
+            for _ in range(200):
+                if (await store.runs.get(run.id)).status.value == "running" and worker.active_count:
+                    break
+                await asyncio.sleep(0.02)
+            assert worker.active_count == 1
+
+            closing = asyncio.create_task(worker.close())
+            seen: list[bool] = []
+            while not closing.done():
+                await asyncio.sleep(0.1)
+                alive = {w[0] for w in await store.workers.alive(settings.dead_after_s)}
+                seen.append("draining" in alive)
+                assert "draining" not in await store.workers.stale_owners(settings.dead_after_s)
+            await closing
+            assert len(seen) >= 10 and all(seen), seen
+            assert (await store.runs.get(run.id)).status.value == "running", "left for recovery, not failed"
+
+            await asyncio.sleep(settings.dead_after_s + 0.3)  # closed: now it falls silent
+            assert "draining" in await store.workers.silent(settings.dead_after_s)
+        finally:
+            await store.close()

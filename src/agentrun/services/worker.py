@@ -123,11 +123,12 @@ class Worker:
 
         Runs still active after the grace period stay owned by this executor: a restart with the
         same executor id resumes them at once, and if it never comes back, live workers take
-        them over after ``dead_after_s``.
+        them over after ``dead_after_s``. It heartbeats until the grace period ends: silent
+        earlier, it would look dead while its runs drain, and another worker would take them
+        over and pay for their steps in flight a second time.
         """
         grace_s = self._settings.shutdown_grace_s if grace_s is None else grace_s
         self._closing = True
-        self._heartbeat_stop.set()
         for loop_task in (self._loop_task, self._maintenance_task):
             if loop_task is not None:
                 loop_task.cancel()
@@ -140,6 +141,7 @@ class Worker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
+        self._heartbeat_stop.set()
 
     def poke(self) -> None:
         self._wake.set()
