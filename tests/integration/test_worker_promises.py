@@ -19,7 +19,8 @@ from tests.support.native_api import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-api = shared_api()
+WEBHOOK_POLL_S = 30.0  # so long that only a wake-up delivers within the tests' patience
+api = shared_api(webhooks={"allow_hosts": ["127.0.0.1"], "poll_s": WEBHOOK_POLL_S})
 
 
 # --- 1. apply keeps the fields its body does not set ------------------------------------------
@@ -176,6 +177,27 @@ async def test_other_dbos_errors_are_still_logged(api, caplog) -> None:  # type:
     with caplog.at_level(logging.INFO):
         logging.getLogger("dbos").error("Exception encountered in asynchronous workflow:", exc_info=failure)
     assert [r.exc_info[1] for r in caplog.records if r.name == "dbos" and r.exc_info] == [failure]
+
+
+# --- 5. a finished run's webhook goes out at once, not at the sender's next poll ----------------
+
+
+async def test_a_finished_runs_webhook_is_sent_without_waiting_for_the_poll(api) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from tests.support.webhook_receiver import Receiver
+
+    agent = await create_agent(api.client)
+    await asyncio.sleep(0.5)  # the sender's first pass (at start) is over: it now sleeps poll_s
+    with Receiver() as receiver:
+        started = time.monotonic()
+        run = await run_async(api.client, agent["slug"], webhook_url=receiver.url)
+        while not receiver.requests and time.monotonic() - started < 5:
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - started
+    assert receiver.requests, f"no delivery within 5 s (webhooks.poll_s={WEBHOOK_POLL_S})"
+    assert json.loads(receiver.requests[0].body)["data"]["id"] == run["id"]
+    assert took < 5
 
 
 # --- 4. a closing worker keeps heartbeating while its runs drain -------------------------------

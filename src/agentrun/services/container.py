@@ -87,6 +87,7 @@ async def open_services(settings: Settings) -> Services:
         engine.launch()
         await worker.start()
         await webhooks.start()
+        store.runs.on_deliveries = webhooks.poke  # send a finished run's webhooks now, not at the next poll
         runs.dispatcher = worker
     services = Services(
         settings, store, bus, agents, runs, threads, keys, sandboxes, worker, engine, metrics=metrics

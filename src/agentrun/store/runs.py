@@ -10,7 +10,7 @@ that executor, so a worker that comes back after its run was taken over cannot c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,6 +110,8 @@ _RUN_COLUMNS = [c for c in runs_t.c if c.name not in ("new_messages",)]
 class RunRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Called after a run's end committed webhook deliveries (the container wakes the sender).
+        self.on_deliveries: Callable[[], None] | None = None
 
     # --- creation -------------------------------------------------------------------------
 
@@ -533,8 +535,11 @@ class RunRepo:
                 return None
             run = to_run(row)
             await _insert_events(conn, run_id, run.last_seq - len(events) + 1, events)
-            await webhooks.enqueue_for_run(conn, run, event.type.value)  # webhooks commit with the run's end
-            return run
+            # webhooks commit with the run's end
+            deliveries = await webhooks.enqueue_for_run(conn, run, event.type.value)
+        if deliveries and self.on_deliveries is not None:
+            self.on_deliveries()
+        return run
 
     async def mark_cancelling(self, run_id: str, project_id: str, event: NewEvent) -> bool:
         async with self._engine.begin() as conn:
