@@ -94,16 +94,15 @@ class RegisteredMCPServer(BaseModel):
     url: str | None = Field(None, description="Streamable HTTP endpoint (instead of `command`).")
     timeout_s: float | None = Field(None, gt=0, description="Connect/request timeout; default tools.mcp_timeout_s.")
     in_sandbox: bool = Field(
-        False, description="Reserved: starting a stdio server inside the run's sandbox is not supported yet."
+        False, description="stdio only: start the server inside the run's sandbox (the run then gets one)."
     )
 
     @model_validator(mode="after")
     def _one_transport(self) -> RegisteredMCPServer:
         if (self.command is None) == (self.url is None):
             raise ValueError("a registered MCP server needs exactly one of `command` (stdio) or `url`")
-        if self.in_sandbox:
-            # Refused rather than ignored: the operator would believe the server is isolated.
-            raise ValueError("`in_sandbox` MCP servers are not supported yet (docs/sandbox.md)")
+        if self.in_sandbox and self.command is None:
+            raise ValueError("`in_sandbox` applies to stdio servers (`command`) only")
         return self
 
 

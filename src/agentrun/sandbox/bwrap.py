@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -84,6 +85,7 @@ def build_argv(
     env: Mapping[str, str] | None,
     command: str,
     data_fds: Mapping[str, int],
+    data_binds: Mapping[str, str] | None = None,
 ) -> list[str]:
     args = [bwrap, "--unshare-all"]  # user, ipc, pid, net, uts, cgroup
     if network:
@@ -97,6 +99,8 @@ def build_argv(
         _bind_host_path(args, f"/etc/{entry}")
     for dest, fd in data_fds.items():
         args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+    for dest, source in (data_binds or {}).items():  # the same files from disk, for a process we do not spawn
+        args += ["--ro-bind", source, dest]
     args += ["--proc", "/proc", "--dev", "/dev"]
     # Private, size-capped tmpfs: without --size they could take half the host's RAM.
     tmp_bytes = str(limits.max_file_mb * MB)
@@ -112,6 +116,48 @@ def build_argv(
         args += ["--setenv", key, value]
     args += ["--", PRLIMIT, *limits.prlimit_args(), "--", "/bin/sh", "-c", command]
     return args
+
+
+def server_argv(
+    bwrap: str,
+    workspace: Path,
+    argv: list[str],
+    *,
+    identity: Identity,
+    limits: SandboxLimits,
+    network: bool,
+    env: Mapping[str, str] | None,
+    data_dir: Path,
+) -> list[str]:
+    """The host command line that starts ``argv`` inside the sandbox, for a process someone
+    else spawns and talks to over stdin/stdout (an MCP stdio server).
+
+    Such a spawner passes no extra file descriptors, so the small /etc files are written under
+    ``data_dir`` (readable by the sandbox uid) and bound from there. The wall-clock and output
+    limits are the caller's business (the process lives as long as its session); the rlimits
+    apply. bwrap dies with its parent, and its PID namespace with it.
+    """
+    data_dir.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(data_dir, 0o711)
+    binds: dict[str, str] = {}
+    for dest, text in _data_files(identity).items():
+        source = data_dir / dest.rsplit("/", 1)[-1]
+        source.write_text(text)
+        os.chmod(source, 0o644)
+        binds[dest] = str(source)
+    command = "exec " + " ".join(shlex.quote(part) for part in argv)
+    full = build_argv(
+        bwrap,
+        workspace,
+        identity=identity,
+        limits=limits,
+        network=network,
+        env=env,
+        command=command,
+        data_fds={},
+        data_binds=binds,
+    )
+    return _as_identity(full, identity)
 
 
 def via_args_fd(argv: list[str]) -> tuple[list[str], int]:

@@ -102,6 +102,30 @@ class Workspace:
             )
         return result
 
+    def server_argv(
+        self,
+        argv: list[str],
+        *,
+        limits: SandboxLimits,
+        network: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> list[str]:
+        """The command line that starts a long-lived ``argv`` (e.g. an MCP stdio server) in this
+        sandbox, cwd /workspace. Spawn it with an empty environment; killing it ends the sandbox."""
+        reason = bwrap.probe(self.bwrap_path, self.identity)
+        if reason:
+            raise SandboxUnavailable(reason)
+        return bwrap.server_argv(
+            self.bwrap_path,
+            self.root,
+            argv,
+            identity=self.identity,
+            limits=limits,
+            network=network,
+            env=_check_env(env),
+            data_dir=self.root.parent / "sandbox-etc",
+        )
+
     # -- files --------------------------------------------------------------------------
 
     def read_file(self, path: str, max_bytes: int) -> bytes:

@@ -26,10 +26,10 @@ def _definition_of(body: AgentCreate) -> AgentDefinition:
 class AgentService:
     def __init__(self, store: Store, tools: ToolPolicy) -> None:
         self._store = store
-        self._tools = tools
+        self.tools = tools  # the run service asks it too: whether a definition needs a sandbox
 
     def _checked(self, definition: AgentDefinition) -> AgentDefinition:
-        self._tools.check(definition)
+        self.tools.check(definition)
         json_schema.check_schema(definition.input_schema, "input_schema")
         json_schema.check_schema(definition.output_schema, "output_schema")
         return definition
@@ -129,5 +129,5 @@ class AgentService:
                 {"agent": agent.slug, "revision": number, "latest": agent.latest_revision},
             )
         definition = await self._store.agents.definition(agent.id, number)
-        self._tools.check_trust(definition)
+        self.tools.check_trust(definition)
         return agent, number, definition

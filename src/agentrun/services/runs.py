@@ -108,7 +108,9 @@ class RunService:
         if body.thread_id is not None:
             await self._prepare_thread(project_id, body, agent.id, create_thread)
 
-        sandbox_id = await self._sandboxes.for_new_run(project_id, body, definition)
+        sandbox_id = await self._sandboxes.for_new_run(
+            project_id, body, definition, required=self._agents.tools.needs_sandbox(definition)
+        )
         resolved = self._model_label(definition.model)
         config = body.config.over(definition.config)
         run_id = new_id("run")

@@ -38,8 +38,9 @@ class SandboxCommandStopped(RuntimeError):
     """A command was stopped by a limit: the model sees it as a failed tool call."""
 
 
-def wants_sandbox(body: RunCreate, definition: AgentDefinition) -> bool:
-    if body.sandbox_id is not None:
+def wants_sandbox(body: RunCreate, definition: AgentDefinition, required: bool = False) -> bool:
+    """``required``: the definition uses a tool that runs in the sandbox (an in_sandbox MCP server)."""
+    if body.sandbox_id is not None or required:
         return True
     if body.sandbox is not None:
         return body.sandbox
@@ -116,10 +117,10 @@ class SandboxService:
     # --- runs -----------------------------------------------------------------------------
 
     async def for_new_run(
-        self, project_id: str, body: RunCreate, definition: AgentDefinition
+        self, project_id: str, body: RunCreate, definition: AgentDefinition, *, required: bool = False
     ) -> str | None:
         """The sandbox a new run uses: the one it names, its thread's, or a new one; None: none."""
-        if not wants_sandbox(body, definition):
+        if not wants_sandbox(body, definition, required):
             return None
         if body.sandbox_id is not None:
             named = await self._store.sandboxes.get(project_id, body.sandbox_id)
@@ -253,6 +254,16 @@ class SandboxSession:
     async def list_files(self, path: str) -> list[dict[str, Any]]:
         workspace = await self.service._checkout(self.sandbox_id)
         return await _confined(asyncio.to_thread(workspace.list_files, path, 1000))
+
+    async def server_argv(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        workspace = await self.service._checkout(self.sandbox_id)
+        return workspace.server_argv(argv, limits=self.limits, network=self.network, env=env)
+
+    async def commit(self) -> None:
+        async def unchanged(_workspace: Workspace) -> None:
+            return None  # the files were changed by a process in the sandbox; archive them as they are
+
+        await self.service._change(self.sandbox_id, unchanged)
 
 
 _STOPPED = {

@@ -34,6 +34,14 @@ class ToolPolicy:
                 {"setting": "sandbox.allow_network"},
             )
 
+    def needs_sandbox(self, definition: AgentDefinition) -> bool:
+        """Whether the definition uses a registered MCP server that runs in the run's sandbox."""
+        for spec in definition.tools:
+            server = self.registry.mcp_servers.get(spec.server or "") if spec.kind == "mcp" else None
+            if server is not None and server.in_sandbox:
+                return True
+        return False
+
     def check(self, definition: AgentDefinition) -> None:
         """Trust, then every tool resolvable: built-ins exist, Python tools import, names unique."""
         self.check_trust(definition)

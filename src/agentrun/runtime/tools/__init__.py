@@ -197,12 +197,15 @@ def wrap_function_toolsets(
 ) -> list[AbstractToolset[Any]]:
     """Route every call of every function tool in ``toolsets`` through ``wrapper``.
 
-    Function toolsets are found inside prefixes and other wrappers; MCP toolsets are left as they
-    are. See the module docstring for the contract of ``wrapper``.
+    Function toolsets and sandboxed MCP servers are found inside prefixes and other wrappers;
+    pydantic-ai's MCP toolsets are left as they are (its DBOS integration makes their calls
+    steps). See the module docstring for the contract of ``wrapper``.
     """
+    from agentrun.runtime.tools.sandbox_mcp import SandboxedMCPToolset
 
     def intercept(toolset: AbstractToolset[Any]) -> AbstractToolset[Any]:
-        if isinstance(toolset, FunctionToolset):
+        # Sandboxed MCP servers are ours, not pydantic-ai's MCPToolset: their calls need a step too.
+        if isinstance(toolset, FunctionToolset | SandboxedMCPToolset):
             return InterceptedToolset(toolset, wrapper)
         return toolset
 

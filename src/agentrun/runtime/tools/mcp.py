@@ -51,6 +51,14 @@ def mcp_toolset(
     """The MCP toolset for ``spec`` (prefixed with ``spec.prefix`` when set); does not connect."""
     server = _server_of(spec, registry)
     timeout_s = server.timeout_s or settings.mcp_timeout_s
+    if server.in_sandbox:
+        from agentrun.runtime.tools.sandbox_mcp import SandboxedMCPToolset
+
+        sandboxed = _SanitizedErrors(
+            SandboxedMCPToolset(spec.server or "", server, mcp_toolset_id(spec), timeout_s),
+            label=_label(spec, server),
+        )
+        return sandboxed.prefixed(spec.prefix) if spec.prefix else sandboxed
     client: Any
     if server.url:
         guard = spec.server is None  # a caller's URL: guarded; the operator's: as configured

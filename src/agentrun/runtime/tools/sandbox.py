@@ -27,6 +27,14 @@ class SandboxHandle(Protocol):
 
     async def list_files(self, path: str) -> list[dict[str, Any]]: ...
 
+    async def server_argv(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        """The host command line that starts ``argv`` (an MCP stdio server) inside the sandbox."""
+        ...
+
+    async def commit(self) -> None:
+        """Archive the workspace now (after a sandboxed MCP server's tool call)."""
+        ...
+
 
 def _sandbox(ctx: RunContext[RunDeps]) -> SandboxHandle:
     handle = ctx.deps.sandbox
