@@ -131,3 +131,21 @@ async def test_a_sandbox_bound_to_a_thread_is_used_by_its_runs(api) -> None:  # 
     events = (await api.client.get(f"/v1/runs/{run.json()['id']}/events", headers=acme)).json()["data"]
     result = next(e for e in events if e["type"] == "tool_result")
     assert result["content"] == "from upload"
+
+
+async def test_retention_deletes_sandboxes_nobody_used(api) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    acme = await _key(api, "acme")
+    old = (await api.client.post("/v1/sandboxes", json={}, headers=acme)).json()
+    fresh = (await api.client.post("/v1/sandboxes", json={}, headers=acme)).json()
+    async with api.services.store.engine.begin() as conn:  # as if unused for a year
+        await conn.execute(
+            sa.text("UPDATE sandboxes SET last_used_at = :t WHERE id = :id"),
+            {"t": datetime(2025, 1, 1, tzinfo=UTC), "id": old["id"]},
+        )
+    await api.services.worker.caretaker.apply_retention()  # what the worker's maintenance loop runs
+    assert (await api.client.get(f"/v1/sandboxes/{old['id']}", headers=acme)).status_code == 404
+    assert (await api.client.get(f"/v1/sandboxes/{fresh['id']}", headers=acme)).status_code == 200

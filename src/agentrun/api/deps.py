@@ -37,10 +37,6 @@ async def get_project(principal: Annotated[Principal, Depends(get_principal)]) -
     return principal.project_id
 
 
-async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    return principal
-
-
 def page_limit(request: Request, limit: Annotated[int | None, Query(ge=1)] = None) -> int:
     limits = get_services(request).settings.limits
     if limit is None:

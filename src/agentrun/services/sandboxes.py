@@ -127,10 +127,12 @@ class SandboxService:
             if body.thread_id is not None and named.thread_id is None:
                 # A thread keeps the sandbox its run was given (unless it already has one).
                 await self._store.sandboxes.bind_thread(named.id, body.thread_id)
+            await self._store.sandboxes.touch(named.id)  # used: retention counts from now
             return named.id
         if body.thread_id is not None:
             existing = await self._store.sandboxes.for_thread(project_id, body.thread_id)
             if existing is not None:
+                await self._store.sandboxes.touch(existing.id)
                 return existing.id
         return (await self._store.sandboxes.create(project_id, body.thread_id)).id
 

@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 600.0
 
 
-class _Stop(Exception):
-    """Raised into a run's task when the run must end now (cancel or timeout) with ``status``."""
-
-
 class Worker:
     def __init__(
         self,

@@ -105,14 +105,6 @@ class ThreadRepo:
             raise not_found("thread", thread_id)
         return thread
 
-    async def touch(self, project_id: str, thread_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(threads_t)
-                .where(threads_t.c.project_id == project_id, threads_t.c.id == thread_id)
-                .values(updated_at=now())
-            )
-
     async def list(
         self, project_id: str, agent_id: str | None, cursor: str | None, limit: int
     ) -> Page[Thread]:
