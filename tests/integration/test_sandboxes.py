@@ -141,11 +141,16 @@ async def test_retention_deletes_sandboxes_nobody_used(api) -> None:  # type: ig
     acme = await _key(api, "acme")
     old = (await api.client.post("/v1/sandboxes", json={}, headers=acme)).json()
     fresh = (await api.client.post("/v1/sandboxes", json={}, headers=acme)).json()
+    for box in (old, fresh):  # both have a local copy on this process
+        await api.client.put(f"/v1/sandboxes/{box['id']}/files/a.txt", content=b"a", headers=acme)
     async with api.services.store.engine.begin() as conn:  # as if unused for a year
         await conn.execute(
             sa.text("UPDATE sandboxes SET last_used_at = :t WHERE id = :id"),
             {"t": datetime(2025, 1, 1, tzinfo=UTC), "id": old["id"]},
         )
+    workdir = api.settings.sandbox_workdir
+    assert (workdir / old["id"]).exists()
     await api.services.worker.caretaker.apply_retention()  # what the worker's maintenance loop runs
+    assert not (workdir / old["id"]).exists() and (workdir / fresh["id"]).exists()
     assert (await api.client.get(f"/v1/sandboxes/{old['id']}", headers=acme)).status_code == 404
     assert (await api.client.get(f"/v1/sandboxes/{fresh['id']}", headers=acme)).status_code == 200

@@ -146,8 +146,12 @@ class SandboxService:
         return SandboxSession(self, sandbox_id, limits_for(spec, self._settings), bool(spec and spec.network))
 
     async def apply_retention(self, cutoff: Any) -> int:
+        """Delete sandboxes unused since ``cutoff``, and this process's local copies of any
+        sandbox the store no longer has (deleted here, on another node, or by retention)."""
         removed = await self._store.sandboxes.delete_unused_before(cutoff)
-        for sandbox_id in removed:
+        local = [p.name for p in self._root.iterdir() if p.is_dir()] if self._root.exists() else []
+        known = await self._store.sandboxes.existing(local)
+        for sandbox_id in set(local) - known:
             await asyncio.to_thread(shutil.rmtree, self._root / sandbox_id, True)
         return len(removed)
 

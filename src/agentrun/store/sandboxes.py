@@ -192,6 +192,16 @@ class SandboxRepo:
         if deleted.rowcount == 0:
             raise sandbox_not_found(sandbox_id)
 
+    async def existing(self, sandbox_ids: list[str]) -> set[str]:
+        """Which of these ids are still sandboxes."""
+        found: set[str] = set()
+        async with self._engine.connect() as conn:
+            for start in range(0, len(sandbox_ids), 500):
+                chunk = sandbox_ids[start : start + 500]
+                rows = await conn.execute(sa.select(sandboxes_t.c.id).where(sandboxes_t.c.id.in_(chunk)))
+                found.update(rows.scalars())
+        return found
+
     async def delete_unused_before(self, cutoff: datetime) -> list[str]:
         """Retention: delete sandboxes nobody used since ``cutoff``; returns their ids."""
         async with self._engine.begin() as conn:
