@@ -108,47 +108,68 @@ def log_line(event: Event) -> str:
 
 
 class LiveRenderer:
-    """Shows a run's events as they arrive: the answer on stdout, everything else on stderr.
+    """Shows a run's events as they arrive, then writes its result.
 
-    So ``agentrun run demo "..." > answer.txt`` keeps only the answer in the file.
+    stdout gets the run's result and nothing else: text as is, any other value as JSON, written
+    when the run ends. Everything else (start, planning and reasoning text, tool calls and
+    results, logs, the status line) goes to stderr. The model's text streams live where a person
+    watches it: on the terminal when stdout is one (and then the answer already shown is not
+    written again), on stderr otherwise. Text the model streams before a tool call comes back
+    whole as a ``planning`` event; having been shown, it is not shown again.
+
+    So ``agentrun run demo "..." > answer.txt`` leaves exactly the result in the file.
     """
 
-    def __init__(self, out: Console, err: Console) -> None:
+    def __init__(self, out: Console, err: Console, *, terminal: bool = False) -> None:
         self.out = out
         self.err = err
-        self.mid_line = False  # the answer text printed so far does not end with a newline
-        self.deltas_since_message = False
-        self.printed_answer = False
+        self.terminal = terminal  # stdout is a terminal: the result may be shown as it streams
+        self.live = out if terminal else err  # where the model's text streams
+        self.mid_line = False  # the streamed text shown so far does not end with a newline
+        self.streamed: list[str] = []  # deltas of the model response in progress
+        self.shown: str | None = None  # the last complete answer text shown on the terminal
         self.printed_end = False  # a failed/cancelled/timed-out event already told why
 
     def _end_text(self) -> None:
         if self.mid_line:
-            self.out.print()
+            self.live.file.write("\n")
+            self.live.file.flush()
             self.mid_line = False
 
-    def _text(self, text: str) -> None:
+    def _stream(self, text: str) -> None:
         if not text:
             return
-        self.out.print(text, end="", markup=False, highlight=False)
-        self.out.file.flush()
+        self.live.file.write(text)  # as is: no markup, emoji codes, tab expansion or wrapping
+        self.live.file.flush()
         self.mid_line = not text.endswith("\n")
-        self.printed_answer = True
 
     def _note(self, line: str) -> None:
         self._end_text()
         self.err.print(line)
 
+    def _text_done(self, content: str | None, *, answer: bool) -> None:
+        """A model response's text is complete: show it unless its deltas already did."""
+        streamed = "".join(self.streamed)
+        self.streamed = []
+        if streamed:
+            self._end_text()
+        elif content and answer:
+            self._stream(content)
+            self._end_text()
+        elif content:
+            self._note(f"[dim italic]{escape(content)}[/dim italic]")
+        self.shown = (streamed or content or "") if answer and self.terminal else None
+
     def event(self, event: Event) -> None:
         kind = event.type
         if kind == "message.delta":
-            self.deltas_since_message = True
-            self._text(event.content or "")
+            self.streamed.append(event.content or "")
+            self._stream(event.content or "")
         elif kind == "message":
-            if not self.deltas_since_message:
-                self._text(event.content or "")
-            self.deltas_since_message = False
-            self._end_text()
-        elif kind in ("planning", "reasoning"):
+            self._text_done(event.content, answer=True)
+        elif kind == "planning":
+            self._text_done(event.content, answer=False)
+        elif kind == "reasoning":
             self._note(f"[dim italic]{escape(event.content or '')}[/dim italic]")
         elif kind == "tool_call":
             self._note(f"[cyan]→ {event_summary(event)}[/cyan]")
@@ -165,11 +186,21 @@ class LiveRenderer:
             self.printed_end = True
         # run.queued, usage and run.completed are summed up by `summary`.
 
+    def _was_shown(self, result: Any) -> bool:
+        if self.shown is None:
+            return False
+        if isinstance(result, str):
+            return self.shown.strip() == result.strip()
+        try:
+            return bool(json.loads(self.shown) == result)
+        except ValueError:
+            return False
+
     def summary(self, run: Run) -> None:
-        if not self.printed_answer and run.result is not None:
-            text = run.result if isinstance(run.result, str) else json.dumps(run.result, indent=2)
-            self._text(text)
         self._end_text()
+        if run.result is not None and not self._was_shown(run.result):
+            self.out.file.write(result_text(run.result, terminal=self.terminal))
+            self.out.file.flush()
         offline = " · offline test model" if run.offline else ""
         took = duration(run)
         self.err.print(
@@ -177,6 +208,16 @@ class LiveRenderer:
         )
         if run.error is not None and not self.printed_end:
             self.err.print(f"[red]{escape(run.error.code)}: {escape(run.error.message)}[/red]")
+
+
+def result_text(result: Any, *, terminal: bool = False) -> str:
+    """A run's result as ``agentrun run`` writes it: text as is, any other value as JSON.
+
+    On a terminal text gets a final newline, so the prompt that follows starts on its own line.
+    """
+    if isinstance(result, str):
+        return result + "\n" if terminal and not result.endswith("\n") else result
+    return json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def runs_table(runs: list[Run]) -> Table:

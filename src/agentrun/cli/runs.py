@@ -106,7 +106,7 @@ def run_command(
 
 
 def _stream_live(client: Client, agent: str, fields: dict[str, Any]) -> Run:
-    renderer = LiveRenderer(out, err)
+    renderer = LiveRenderer(out, err, terminal=_is_terminal(sys.stdout))
     stream = client.runs.stream(agent, **fields)
     run: Run | None = None
     try:
@@ -123,6 +123,13 @@ def _stream_live(client: Client, agent: str, fields: dict[str, Any]) -> Run:
         run = client.runs.get(stream.run_id)
     renderer.summary(run)
     return run
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
 
 
 def _cancel_and_follow(client: Client, run_id: str | None, after: int, renderer: LiveRenderer) -> Run:
