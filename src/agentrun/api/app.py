@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from agentrun import __version__
-from agentrun.api import compat
+from agentrun.api import compat, protocols
 from agentrun.api.console import mount_console
 from agentrun.api.docs import mount_docs
 from agentrun.api.errors import install_error_handlers
@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (health, agents, runs, threads, sandboxes, keys, webhooks):
         app.include_router(module.router)
-    for router in compat.routers:
+    for router in [*compat.routers, *protocols.routers]:
         app.include_router(router)
     # MCP (streamable HTTP) at /mcp, same API keys; chains its session manager into the lifespan.
     mount_mcp(app, settings)
