@@ -169,9 +169,9 @@ async def test_the_card_describes_the_agent_and_points_at_its_endpoint(live: Liv
     )
     card = await card_of(live, http, slug, live.acme)
     assert card.name == "Summarizer" and card.description == "Summarizes a text."
-    [interface] = card.supported_interfaces
-    assert interface.url == f"{live.url}/a2a/{slug}"
-    assert interface.protocol_binding == "JSONRPC" and interface.protocol_version == "1.0"
+    interfaces = [(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces]
+    endpoint = f"{live.url}/a2a/{slug}"
+    assert interfaces == [(endpoint, "JSONRPC", "1.0"), (endpoint, "JSONRPC", "0.3")]
     assert card.capabilities.streaming and card.capabilities.push_notifications
     [skill] = card.skills
     assert skill.id == slug and "text" in skill.description and "application/json" in skill.input_modes
@@ -389,4 +389,59 @@ async def test_push_notification_config_is_the_runs_signed_webhook(live: Live, h
     with pytest.raises(UnsupportedOperationError):
         await client.create_task_push_notification_config(
             TaskPushNotificationConfig(task_id=plain.id, url=receiver.url)
+        )
+
+
+async def test_the_same_endpoint_speaks_a2a_0_3_to_the_sdks_compat_transport(live: Live, http) -> None:  # type: ignore[no-untyped-def]
+    slug = live.agent(live.acme)
+    card = await card_of(live, http, slug, live.acme)
+    del card.supported_interfaces[0]  # leave the 0.3 interface: the factory picks the 0.3 transport
+    config = ClientConfig(streaming=False, httpx_client=http)
+    client = ClientFactory(config).create(card, interceptors=[AuthInterceptor(Keys(live.acme))])
+    assert type(client._transport).__name__ == "CompatJsonRpcTransport"  # noqa: SLF001 - what is under test
+
+    task = await one_task(client, message("old protocol"))  # message/send
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED and text_of(task).startswith(OFFLINE)
+    assert (await client.get_task(GetTaskRequest(id=task.id))).id == task.id  # tasks/get
+    with pytest.raises(TaskNotFoundError):
+        await client.get_task(GetTaskRequest(id="run_nope"))
+    second = await one_task(client, message("again", context_id=task.context_id))
+    assert second.context_id == task.context_id
+
+    streaming = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(
+        card, interceptors=[AuthInterceptor(Keys(live.acme))]
+    )
+    items = await send(streaming, message("stream the old way"))  # message/stream
+    assert items[0].HasField("task")
+    assert items[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    final = [i.artifact_update for i in items if i.HasField("artifact_update")][-1]
+    assert final.last_chunk and "".join(p.text for p in final.artifact.parts).startswith(OFFLINE)
+
+    slow = card_of(live, http, live.agent(live.acme, model="test:sleep-20000"), live.acme)
+    slow_card = await slow
+    del slow_card.supported_interfaces[0]
+    slow_client = ClientFactory(config).create(slow_card, interceptors=[AuthInterceptor(Keys(live.acme))])
+    running = await one_task(slow_client, message("wait"), return_immediately=True)
+    cancelled = await slow_client.cancel_task(CancelTaskRequest(id=running.id))  # tasks/cancel
+    assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+    with pytest.raises(TaskNotCancelableError):
+        await slow_client.cancel_task(CancelTaskRequest(id=running.id))
+
+    # tasks/resubscribe follows a running task; tasks/pushNotificationConfig/get of a task without one.
+    later_card = await card_of(live, http, live.agent(live.acme, model="test:sleep-1500"), live.acme)
+    del later_card.supported_interfaces[0]
+    later = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(
+        later_card, interceptors=[AuthInterceptor(Keys(live.acme))]
+    )
+    pending = await one_task(
+        ClientFactory(config).create(later_card, interceptors=[AuthInterceptor(Keys(live.acme))]),
+        message("soon"),
+        return_immediately=True,
+    )
+    followed = [i async for i in later.subscribe(SubscribeToTaskRequest(id=pending.id))]
+    assert followed[0].task.id == pending.id
+    assert followed[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    with pytest.raises(TaskNotFoundError):
+        await later.get_task_push_notification_config(
+            GetTaskPushNotificationConfigRequest(task_id=pending.id)
         )

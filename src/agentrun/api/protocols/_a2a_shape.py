@@ -180,7 +180,8 @@ def push_config(run: Run) -> dict[str, Any]:
 
 
 def card(agent: Agent, rpc_url: str) -> dict[str, Any]:
-    """The agent card (protocol 1.0 fields, plus the 0.3 ``url``/``preferredTransport`` hints)."""
+    """The agent card: protocol 1.0 fields, and the 0.3 ones beside them (``url``,
+    ``protocolVersion``, ``security``, typed schemes) as ``a2a-sdk``'s own server writes both."""
     definition = agent.definition
     description = agent.description or f"agentrun agent {agent.slug!r}"
     skill: dict[str, Any] = {
@@ -203,31 +204,39 @@ def card(agent: Agent, rpc_url: str) -> dict[str, Any]:
         "description": description,
         "version": str(agent.published_revision or agent.latest_revision),
         "supportedInterfaces": [
-            {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION}
+            {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION},
+            {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
         ],
         "url": rpc_url,
         "preferredTransport": "JSONRPC",
+        "protocolVersion": "0.3.0",
         "provider": {"organization": "agentrun", "url": rpc_url.split("/a2a/", 1)[0]},
         "capabilities": {"streaming": True, "pushNotifications": True, "extendedAgentCard": False},
         "securitySchemes": {
             "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
                 "apiKeySecurityScheme": {
                     "location": "header",
                     "name": "X-API-Key",
                     "description": "An agentrun API key (not needed while the server is keyless on loopback).",
-                }
+                },
             },
             "bearer": {
+                "type": "http",
+                "scheme": "bearer",
                 "httpAuthSecurityScheme": {
                     "scheme": "bearer",
                     "description": "The same API key as a Bearer token.",
-                }
+                },
             },
         },
         "securityRequirements": [
             {"schemes": {"apiKey": {"list": []}}},
             {"schemes": {"bearer": {"list": []}}},
         ],
+        "security": [{"apiKey": []}, {"bearer": []}],
         "defaultInputModes": skill["inputModes"],
         "defaultOutputModes": skill["outputModes"],
         "skills": [skill],

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.api.protocols import _a2a_shape as shape
+from agentrun.api.protocols import _a2a_v03 as v03
 from agentrun.api.protocols._a2a_shape import RpcError
 from agentrun.api.sse import HEARTBEAT, sse_response
 from agentrun.domain.errors import AgentrunError, ErrorCode
@@ -113,12 +114,18 @@ class Call:
     project: str
     agent: Agent
     request_id: str | int | None
+    method: str  # the 1.0 name
+    legacy: bool = False  # called by its 0.3 name: answer in 0.3 shapes
+
+    def _result(self, result: Any) -> Any:
+        return v03.result(self.method, result) if self.legacy else result
 
     def answer(self, result: Any) -> JSONResponse:
-        return JSONResponse({"jsonrpc": "2.0", "id": self.request_id, "result": result})
+        return JSONResponse({"jsonrpc": "2.0", "id": self.request_id, "result": self._result(result)})
 
     def frame(self, result: dict[str, Any]) -> bytes:
-        return f"data: {json.dumps({'jsonrpc': '2.0', 'id': self.request_id, 'result': result})}\n\n".encode()
+        body = {"jsonrpc": "2.0", "id": self.request_id, "result": self._result(result)}
+        return f"data: {json.dumps(body)}\n\n".encode()
 
     async def run_of(self, task_id: str) -> Run:
         """The task's run, if it is this agent's in this project; else "task not found"."""
@@ -405,13 +412,16 @@ def _rpc_error(exc: Exception) -> RpcError:
     return RpcError(shape.INTERNAL, "Internal error; the server log has the details.")
 
 
-def _check_version(request: Request) -> None:
-    version = request.headers.get("a2a-version")
-    if version and not version.strip().startswith("1"):
+def _check_version(request: Request, legacy: bool) -> None:
+    """1.0 method names want an ``A2A-Version`` of 1.x (or none); 0.3 names one of 0.3 (or none)."""
+    version = (request.headers.get("a2a-version") or "").strip()
+    wanted = "0.3" if legacy else "1"
+    if version and not version.startswith(wanted):
         raise RpcError(
             shape.VERSION_NOT_SUPPORTED,
-            f"A2A version {version!r} is not supported; this server speaks {shape.PROTOCOL_VERSION}.",
-            {"supported": shape.PROTOCOL_VERSION},
+            f"A2A version {version!r} is not served by this method; use the "
+            f"{'0.3' if legacy else '1.0'} method names with A2A-Version {'0.3' if legacy else '1.0'}.",
+            {"supported": "1.0, 0.3"},
         )
 
 
@@ -441,11 +451,14 @@ async def a2a_jsonrpc(agent: str, request: Request, services: ServicesDep, proje
             params = {}
         if not isinstance(params, dict):
             raise RpcError(shape.INVALID_PARAMS, "params: must be an object.", {"field": "params"})
+        legacy = method in v03.METHODS
+        if legacy:
+            params, method = v03.params_in(method, params), v03.METHODS[method]
         handler = METHODS.get(method)
         if handler is None:
             raise RpcError(shape.METHOD_NOT_FOUND, f"Method {method!r} not found.", {"method": method})
-        _check_version(request)
-        return await handler(Call(services, project, found, request_id), params)
+        _check_version(request, legacy)
+        return await handler(Call(services, project, found, request_id, method, legacy), params)
     except Exception as exc:
         return JSONResponse(_rpc_error(exc).body(request_id))
 
