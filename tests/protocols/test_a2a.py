@@ -38,6 +38,7 @@ from a2a.utils.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
+from google.protobuf import json_format, struct_pb2
 
 from tests.support.backends import backend_env, pg_available
 from tests.support.fake_openai import FakeOpenAI, Turn
@@ -278,6 +279,28 @@ async def test_bad_requests_are_jsonrpc_errors_never_500(live: Live, http) -> No
         headers={**headers, "A2A-Version": "0.3"},
     )
     assert old.json()["error"]["code"] == -32009
+
+
+async def test_a_data_part_is_the_runs_input_and_a_json_result_a_data_part(live: Live, http) -> None:  # type: ignore[no-untyped-def]
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    out = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
+    slug = live.agent(live.acme, input_schema=schema, output_schema=out)
+    client = await client_for(live, http, slug, live.acme)
+
+    def data_message(value: dict) -> Message:
+        data = struct_pb2.Value()
+        data.struct_value.update(value)
+        return Message(message_id=uuid.uuid4().hex, role=Role.ROLE_USER, parts=[Part(data=data)])
+
+    task = await one_task(client, data_message({"text": "a long text"}))
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    [part] = task.artifacts[0].parts
+    assert part.media_type == "application/json"
+    assert isinstance(json_format.MessageToDict(part.data)["summary"], str)
+    with live.native(live.acme) as native:
+        assert native.get(f"/v1/runs/{task.id}").json()["input"] == {"text": "a long text"}
+    with pytest.raises(InvalidParamsError):  # not valid for the agent's input schema
+        await send(client, data_message({"nope": 1}))
 
 
 # --- stream, context, cancel, resubscribe, push -----------------------------------------------------
