@@ -363,7 +363,7 @@ async def test_non_blocking_send_then_cancel(live: Live, http) -> None:  # type:
 
 
 async def test_resubscribe_follows_a_running_task_to_its_end(live: Live, http) -> None:  # type: ignore[no-untyped-def]
-    slug = live.agent(live.acme, model="test:sleep-1500")
+    slug = live.agent(live.acme, model="test:sleep-3000")
     client = await client_for(live, http, slug, live.acme, streaming=True)
     poller = await client_for(live, http, slug, live.acme)
     task = await one_task(poller, message("later"), return_immediately=True)
@@ -451,7 +451,7 @@ async def test_the_same_endpoint_speaks_a2a_0_3_to_the_sdks_compat_transport(liv
         await slow_client.cancel_task(CancelTaskRequest(id=running.id))
 
     # tasks/resubscribe follows a running task; tasks/pushNotificationConfig/get of a task without one.
-    later_card = await card_of(live, http, live.agent(live.acme, model="test:sleep-1500"), live.acme)
+    later_card = await card_of(live, http, live.agent(live.acme, model="test:sleep-3000"), live.acme)
     del later_card.supported_interfaces[0]
     later = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(
         later_card, interceptors=[AuthInterceptor(Keys(live.acme))]
