@@ -42,6 +42,8 @@ from agentrun.settings import ProviderSettings
 __all__ = [
     "KNOWN_PROVIDERS",
     "ResolvedModel",
+    "check_model_shape",
+    "is_test_model",
     "register_test_model",
     "resolve_model",
     "unregister_test_model",
@@ -96,6 +98,26 @@ def register_test_model(name: str, model: Model) -> None:
 def unregister_test_model(name: str) -> None:
     """Forget a model registered with :func:`register_test_model` (no error if absent)."""
     _test_models.pop(name, None)
+
+
+def is_test_model(model: str) -> bool:
+    model = model.strip()
+    return model == TEST or model.startswith(f"{TEST}:")
+
+
+def check_model_shape(model: str) -> str:
+    """``model`` stripped, if it is shaped ``provider:model`` or ``test[:variant]``.
+
+    Only the shape: which providers exist and which keys are set is for the worker that runs
+    it to decide (an API node may know neither), see :func:`resolve_model`.
+    """
+    model = model.strip()
+    if is_test_model(model):
+        return model
+    provider, sep, model_name = model.partition(":")
+    if not sep or not provider or not model_name:
+        raise _invalid(f"model {model!r} must be 'provider:model' (e.g. 'openai:gpt-4o') or 'test'.")
+    return model
 
 
 def resolve_model(model: str, settings: ProviderSettings) -> ResolvedModel:

@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
-from agentrun.domain.events import TERMINAL_EVENTS, EventType, LogLevel
+from agentrun.domain.events import TERMINAL_EVENTS, EventType
 from agentrun.domain.models import Durability, Event, EventsPage, Multitask, Page, Run, RunCreate, RunError
 from agentrun.domain.status import RunStatus
-from agentrun.runtime.providers import ResolvedModel, resolve_model
+from agentrun.runtime.providers import check_model_shape, is_test_model
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.sandboxes import SandboxService
@@ -73,7 +73,6 @@ class RunService:
         self._bus = bus
         self._settings = settings
         self.dispatcher: Dispatcher = NoDispatcher()
-        self._resolved: dict[str, ResolvedModel] = {}
         self._queued: dict[str, tuple[int, float]] = {}  # project -> (queued count, when counted)
 
     # --- create ---------------------------------------------------------------------------
@@ -111,7 +110,7 @@ class RunService:
         sandbox_id = await self._sandboxes.for_new_run(
             project_id, body, definition, required=self._agents.tools.needs_sandbox(definition)
         )
-        resolved = self._model_label(definition.model)
+        model = check_model_shape(definition.model)  # the worker that executes it resolves it
         config = body.config.over(definition.config)
         run_id = new_id("run")
         values = {
@@ -132,8 +131,8 @@ class RunService:
             if body.output_schema is not None
             else definition.output_schema,
             "metadata": body.metadata,
-            "model": resolved.name,
-            "offline": resolved.offline,
+            "model": model,  # until a worker starts the run: the model asked for
+            "offline": is_test_model(model),
             "usage": {},
             "iterations": 0,
             "webhook_url": body.webhook_url,
@@ -158,20 +157,8 @@ class RunService:
                 if found is not None:
                     return self._replay(found, digest, idempotency_key), False
             raise
-        if resolved.note:
-            await self._store.runs.append_events(
-                run.id, [NewEvent(EventType.log, content=resolved.note, level=LogLevel.warning)], None
-            )
         self.dispatcher.poke()
         return run, True
-
-    def _model_label(self, model: str) -> ResolvedModel:
-        """What a run of ``model`` will say about its model. Cached: building a provider client
-        per request (SDK objects, HTTP pools) cost more than the rest of a create."""
-        resolved = self._resolved.get(model)
-        if resolved is None:
-            resolved = self._resolved[model] = resolve_model(model, self._settings.providers)
-        return resolved
 
     async def _check_queue_depth(self, project_id: str) -> None:
         limit = self._settings.limits.max_queued_per_project

@@ -39,7 +39,7 @@ from agentrun.runtime.agent import (
     unwrap_output,
 )
 from agentrun.runtime.events import MeteredModel, handle_stream
-from agentrun.runtime.providers import resolve_model
+from agentrun.runtime.providers import ResolvedModel, resolve_model
 from agentrun.runtime.replay import ReplayModel, ReplaySummary, replaying, summarize
 from agentrun.services.bus import RunBus
 from agentrun.services.caretaker import Caretaker
@@ -82,6 +82,7 @@ class Worker:
         self._sinks: dict[str, RunEmitter] = {}
         self._workflow_ids: dict[str, str] = {}  # run id -> the workflow (or fork) executing it
         self._agents: dict[tuple[str, int, bool, bool], tuple[Agent[RunDeps, Any], AgentDefinition]] = {}
+        self._resolved: dict[str, ResolvedModel] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
@@ -179,6 +180,7 @@ class Worker:
                     run_id,
                     self.executor_id,
                     NewEvent(EventType.run_started, data={"executor": self.executor_id}),
+                    label=self._label,
                 )
                 if run is None:
                     continue
@@ -187,6 +189,21 @@ class Worker:
                 await self._launch(run)
             if not claimed_any:
                 return
+
+    def _resolve(self, model: str) -> ResolvedModel:
+        """The model this worker runs for ``model`` (cached: provider clients are costly to build)."""
+        resolved = self._resolved.get(model)
+        if resolved is None:
+            resolved = self._resolved[model] = resolve_model(model, self._settings.providers)
+        return resolved
+
+    def _label(self, model: str) -> tuple[str, bool, str | None]:
+        """What a run of ``model`` claimed here records: this worker's providers decide."""
+        try:
+            resolved = self._resolve(model)
+        except AgentrunError:  # unknown provider here: the run fails when it starts, saying why
+            return model, False, None
+        return resolved.name, resolved.offline, resolved.note
 
     async def _launch(self, run: Run) -> None:
         if run.durability is Durability.steps:
@@ -437,7 +454,7 @@ class Worker:
         cached = self._agents.get(key)
         if cached is None:
             definition = await self._store.agents.definition(run.agent_id, run.revision)
-            resolved = resolve_model(definition.model, self._settings.providers)
+            resolved = self._resolve(definition.model)
             name = f"{run.agent_id}-r{run.revision}"
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(

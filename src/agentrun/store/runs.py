@@ -337,8 +337,18 @@ class RunRepo:
         async with self._engine.connect() as conn:
             return list((await conn.scalars(query)).all())
 
-    async def claim(self, run_id: str, executor_id: str, started: NewEvent) -> Run | None:
+    async def claim(
+        self,
+        run_id: str,
+        executor_id: str,
+        started: NewEvent,
+        label: Callable[[str], tuple[str, bool, str | None]] | None = None,
+    ) -> Run | None:
         """queued -> running for this executor, with ``run.started``; None if someone else got it.
+
+        ``label(model asked for)`` is the claiming worker's ``(model that runs, offline, note)``:
+        recorded on the run and in ``run.started``; a note (why the offline model stands in) is
+        written as a warning ``log`` event after it.
 
         The partial unique index on (project_id, thread_id) WHERE active refuses a second active
         run on a thread, so two workers racing for the same thread cannot both win.
@@ -367,13 +377,27 @@ class RunRepo:
                 if row is None:
                     return None
                 run = to_run(row)
+                events = [started]
+                if label is not None:
+                    name, offline, note = label(run.model)
+                    if (name, offline) != (run.model, run.offline):
+                        await conn.execute(
+                            sa.update(runs_t).where(runs_t.c.id == run_id).values(model=name, offline=offline)
+                        )
+                        run = run.model_copy(update={"model": name, "offline": offline})
+                    if note:
+                        events.append(NewEvent(EventType.log, content=note, level=LogLevel.warning))
+                        await conn.execute(
+                            sa.update(runs_t).where(runs_t.c.id == run_id).values(last_seq=runs_t.c.last_seq + 1)
+                        )
+                        run = run.model_copy(update={"last_seq": run.last_seq + 1})
                 started.data = {
                     **(started.data or {}),
                     "model": run.model,
                     "offline": run.offline,
                     "attempt": run.attempt,
                 }
-                await _insert_events(conn, run_id, run.last_seq, [started])
+                await _insert_events(conn, run_id, run.last_seq - len(events) + 1, events)
                 return run
         except IntegrityError:
             return None

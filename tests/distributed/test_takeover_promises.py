@@ -1,0 +1,51 @@
+"""Promises of API-only nodes and workers on one PostgreSQL: the worker that executes a run
+resolves and records its model, whatever the API node that created it knows of providers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.fake_openai import FakeOpenAI, Turn
+from tests.support.live import LiveServer, live_worker
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def test_api_node_without_keys_leaves_the_model_label_to_the_worker(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAI([Turn(text="the real model answered")]) as fake:
+        shared = {"AGENTRUN_DATABASE_URL": pg_url}
+        api = LiveServer(tmp_path / "api", extra_env={**shared, "AGENTRUN_RUN_WORKER": "false"}).start(60)
+        worker = live_worker(
+            tmp_path / "worker",
+            "worker-0",
+            {
+                **shared,
+                "AGENTRUN_PROVIDERS__OPENAI_API_KEY": "sk-test",
+                "AGENTRUN_PROVIDERS__OPENAI_BASE_URL": fake.url,
+                "AGENTRUN_PROVIDERS__COMPATIBLE": f'{{"corp": {{"base_url": "{fake.url}"}}}}',
+            },
+        ).start(60)
+        try:
+            finals = {}
+            for slug, model in (("real", "openai:gpt-4o-mini"), ("corp", "corp:some-model")):
+                agent = {"slug": slug, "model": model, "publish": True}
+                httpx.put(f"{api.url}/v1/agents/{slug}", json=agent).raise_for_status()
+                created = httpx.post(
+                    f"{api.url}/v1/runs", json={"agent": slug, "prompt": "hi", "mode": "async"}
+                )
+                assert created.status_code in (200, 201, 202), created.text  # an API node knows no 'corp'
+                run_id = created.json()["id"]
+                final = httpx.get(f"{api.url}/v1/runs/{run_id}", params={"wait_s": 30}, timeout=40).json()
+                events = httpx.get(f"{api.url}/v1/runs/{run_id}/events").json()["data"]
+                finals[model] = (final, events)
+        finally:
+            worker.stop()
+            api.stop()
+
+    for model, (final, events) in finals.items():
+        assert final["status"] == "completed", final
+        assert final["result"] == "the real model answered"
+        assert (final["model"], final["offline"]) == (model, False), final
+        started = next(e for e in events if e["type"] == "run.started")
+        assert (started["data"]["model"], started["data"]["offline"]) == (model, False), started
