@@ -15,6 +15,7 @@ from agentrun.api.docs import mount_docs
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.guards import HostGuard, StrictJsonBody
 from agentrun.api.limits import BodySizeLimit
+from agentrun.api.observability import RequestId
 from agentrun.api.routes import agents, health, keys, runs, sandboxes, threads, webhooks
 from agentrun.mcp.http import mount_mcp
 from agentrun.services.container import open_services
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         larger={"/v1/sandboxes/": settings.sandbox.max_upload_bytes},
     )
     app.add_middleware(HostGuard, settings=settings)
+    app.add_middleware(RequestId)  # outermost: every answer, even a 400/413, carries the id
     install_error_handlers(app)
     for module in (health, agents, runs, threads, sandboxes, keys, webhooks):
         app.include_router(module.router)
