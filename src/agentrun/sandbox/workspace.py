@@ -75,15 +75,7 @@ class Workspace:
         when the command left the workspace over max_workspace_mb. Cancelling the awaiting task
         kills the whole process tree before CancelledError propagates.
         """
-        reason = bwrap.probe(self.bwrap_path, self.identity)
-        if reason:
-            raise SandboxUnavailable(reason)
-        blocked = self.identity.unsearchable_ancestor(self.root)
-        if blocked is not None:
-            raise SandboxUnavailable(
-                f"{blocked} is not searchable by the sandbox uid {self.identity.uid}: "
-                f"chmod o+x {blocked} (0711 allows traversal, not listing) or keep workspaces elsewhere"
-            )
+        self._check_runnable()
         result = await bwrap.run_command(
             self.bwrap_path,
             self.root,
@@ -112,9 +104,7 @@ class Workspace:
     ) -> list[str]:
         """The command line that starts a long-lived ``argv`` (e.g. an MCP stdio server) in this
         sandbox, cwd /workspace. Spawn it with an empty environment; killing it ends the sandbox."""
-        reason = bwrap.probe(self.bwrap_path, self.identity)
-        if reason:
-            raise SandboxUnavailable(reason)
+        self._check_runnable()
         return bwrap.server_argv(
             self.bwrap_path,
             self.root,
@@ -125,6 +115,18 @@ class Workspace:
             env=_check_env(env),
             data_dir=self.root.parent / "sandbox-etc",
         )
+
+    def _check_runnable(self) -> None:
+        """SandboxUnavailable, saying what to fix, when bwrap cannot start here or cannot reach root."""
+        reason = bwrap.probe(self.bwrap_path, self.identity)
+        if reason:
+            raise SandboxUnavailable(reason)
+        blocked = self.identity.unsearchable_ancestor(self.root)
+        if blocked is not None:
+            raise SandboxUnavailable(
+                f"{blocked} is not searchable by the sandbox uid {self.identity.uid}: "
+                f"chmod o+x {blocked} (0711 allows traversal, not listing) or keep workspaces elsewhere"
+            )
 
     # -- files --------------------------------------------------------------------------
 
