@@ -49,3 +49,38 @@ def test_api_node_without_keys_leaves_the_model_label_to_the_worker(tmp_path, pg
         assert (final["model"], final["offline"]) == (model, False), final
         started = next(e for e in events if e["type"] == "run.started")
         assert (started["data"]["model"], started["data"]["offline"]) == (model, False), started
+
+
+def test_usage_after_a_takeover_counts_every_provider_request(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from tests.distributed.conftest import start_cluster
+
+    with FakeOpenAI([Turn(text="slow answer", delay_s=3.0)]) as fake:
+        env = {
+            "AGENTRUN_PROVIDERS__OPENAI_API_KEY": "sk-test",
+            "AGENTRUN_PROVIDERS__OPENAI_BASE_URL": fake.url,
+        }
+        cluster = start_cluster(tmp_path, pg_url, apis=1, workers=2, env=env)
+        api = cluster.apis[0]
+        try:
+            agent = {"slug": "slow", "model": "openai:gpt-4o-mini", "publish": True}
+            httpx.put(f"{api.url}/v1/agents/slow", json=agent).raise_for_status()
+            run_id = httpx.post(
+                f"{api.url}/v1/runs", json={"agent": "slow", "prompt": "go", "mode": "async"}
+            ).json()["id"]
+            deadline = time.monotonic() + 20
+            while fake.request_count < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            owner = httpx.get(f"{api.url}/v1/runs/{run_id}").json()["executor_id"]
+            victim = next(w for w in cluster.workers if w.extra_env["AGENTRUN_EXECUTOR_ID"] == owner)
+            victim.kill()  # the request is in flight: the provider has seen it
+            final = httpx.get(f"{api.url}/v1/runs/{run_id}", params={"wait_s": 40}, timeout=50).json()
+        finally:
+            cluster.stop()
+        requests = fake.request_count
+
+    assert final["status"] == "completed", final
+    assert final["executor_id"] != owner
+    assert requests == 2
+    assert final["usage"]["requests"] == requests, final["usage"]

@@ -49,10 +49,13 @@ class MeteredModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
         run_context: RunContext[Any] | None = None,
     ) -> AsyncGenerator[StreamedResponse]:
+        sink = getattr(getattr(run_context, "deps", None), "sink", None)
+        if run_context is not None and hasattr(sink, "request_sending"):
+            # Recorded before the provider sees it: a request whose execution dies still counts.
+            await sink.request_sending(run_context.usage.requests + 1)
         async with self.wrapped.request_stream(
             messages, model_settings, model_request_parameters, run_context
         ) as stream:
-            sink = getattr(getattr(run_context, "deps", None), "sink", None)
             if run_context is not None and hasattr(sink, "request_started"):
                 sink.request_started(copy(run_context.usage), stream)
             yield stream

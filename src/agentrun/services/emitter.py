@@ -30,6 +30,16 @@ class RunEmitter:
         self._first_buffered = 0.0
         self.usage: Usage | None = None  # the run's usage as last reported by the agent
         self._in_flight: tuple[Any, Any] | None = None  # (usage before it, its stream): see request_started
+        # Requests sent again because an earlier execution's response was lost (a crash or a
+        # takeover mid-request): the provider saw them, pydantic-ai counts each request once.
+        self.repeated = 0
+
+    async def request_sending(self, index: int) -> None:
+        """Model request number ``index`` of the run is about to go to the provider."""
+        repeated = await self._runs.request_sent(self._run_id, self._executor_id, index)
+        if repeated is None:
+            raise RunFenced(self._run_id)
+        self.repeated = repeated
 
     def request_started(self, before: Any, response: Any) -> None:
         self._in_flight = (before, response)
@@ -43,7 +53,7 @@ class RunEmitter:
         live = Usage(
             input_tokens=(before.input_tokens or 0) + (current.input_tokens or 0),
             output_tokens=(before.output_tokens or 0) + (current.output_tokens or 0),
-            requests=before.requests + 1,
+            requests=before.requests + 1 + self.repeated,
             tool_calls=before.tool_calls,
         )
         if self.usage is None:
@@ -55,6 +65,7 @@ class RunEmitter:
     ) -> None:
         """A ``usage`` event after each model request (cumulative totals, so a replay repeats
         numbers, never inflates them)."""
+        requests += self.repeated
         if self.usage is not None and requests <= self.usage.requests:
             return
         self.usage = Usage(

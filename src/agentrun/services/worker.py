@@ -355,6 +355,7 @@ class Worker:
             return
         sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
         self._sinks[run_id] = sink
+        sink.repeated = await self._store.runs.requests_repeated(run_id)  # by earlier executions
         history: list[Any] = []
         if run.thread_id:
             history = history_from_json(await self._store.runs.thread_history(run.project_id, run.thread_id, run.id))
@@ -392,7 +393,7 @@ class Worker:
             sink.usage = Usage(
                 input_tokens=spent.input_tokens or 0,
                 output_tokens=spent.output_tokens or 0,
-                requests=spent.requests,
+                requests=spent.requests + sink.repeated,
                 tool_calls=spent.tool_calls,
             )
             await self._finish_error(run_id, RunStatus.failed, "limit_exceeded", str(exc))
@@ -413,7 +414,7 @@ class Worker:
         total = Usage(
             input_tokens=usage.input_tokens or 0,
             output_tokens=usage.output_tokens or 0,
-            requests=usage.requests,
+            requests=usage.requests + sink.repeated,
             tool_calls=usage.tool_calls,
         )
         before = [] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())]

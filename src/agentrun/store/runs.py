@@ -513,6 +513,36 @@ class RunRepo:
                 conn, run_id, events, executor_id=executor_id, require_active=True, status_change=False
             )
 
+    async def request_sent(self, run_id: str, executor_id: str | None, index: int) -> int | None:
+        """Model request number ``index`` goes to the provider now (fenced like every executor write).
+
+        Returns how many of the run's requests so far were sent again (an earlier execution sent
+        that request and died before its response was recorded), or None when the run is no
+        longer this executor's. Kept in the run's ``usage`` until the run ends.
+        """
+        async with self._engine.begin() as conn:
+            query = sa.select(runs_t.c.usage).where(runs_t.c.id == run_id, runs_t.c.status.in_(_ACTIVE))
+            if executor_id is not None:
+                query = query.where(runs_t.c.executor_id == executor_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            usage = dict(row.usage or {})
+            sent, repeated = int(usage.get("_sent", 0)), int(usage.get("_repeated", 0))
+            if index <= sent:
+                repeated += 1
+            usage.update({"_sent": max(sent, index), "_repeated": repeated})
+            await conn.execute(sa.update(runs_t).where(runs_t.c.id == run_id).values(usage=usage))
+            return repeated
+
+    async def requests_repeated(self, run_id: str) -> int:
+        """How many requests of an active run were sent again (see :meth:`request_sent`)."""
+        async with self._engine.connect() as conn:
+            usage = await conn.scalar(sa.select(runs_t.c.usage).where(runs_t.c.id == run_id))
+        return int((usage or {}).get("_repeated", 0))
+
     async def finish(
         self,
         run_id: str,
