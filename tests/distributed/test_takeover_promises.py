@@ -84,3 +84,47 @@ def test_usage_after_a_takeover_counts_every_provider_request(tmp_path, pg_url) 
     assert final["executor_id"] != owner
     assert requests == 2
     assert final["usage"]["requests"] == requests, final["usage"]
+
+
+def test_deltas_joined_after_a_takeover_give_the_final_text_once(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from agentrun.client import Event, join_deltas
+    from tests.distributed.conftest import start_cluster
+
+    text = " ".join(f"word{i}" for i in range(40))
+    with FakeOpenAI([Turn(text=text, chunk_delay_s=0.1)]) as fake:
+        env = {
+            "AGENTRUN_PROVIDERS__OPENAI_API_KEY": "sk-test",
+            "AGENTRUN_PROVIDERS__OPENAI_BASE_URL": fake.url,
+        }
+        cluster = start_cluster(tmp_path, pg_url, apis=1, workers=2, env=env)
+        api = cluster.apis[0]
+        try:
+            agent = {"slug": "talky", "model": "openai:gpt-4o-mini", "publish": True}
+            httpx.put(f"{api.url}/v1/agents/talky", json=agent).raise_for_status()
+            run_id = httpx.post(
+                f"{api.url}/v1/runs", json={"agent": "talky", "prompt": "go", "mode": "async"}
+            ).json()["id"]
+
+            def deltas() -> int:
+                events = httpx.get(f"{api.url}/v1/runs/{run_id}/events").json()["data"]
+                return sum(1 for e in events if e["type"] == "message.delta")
+
+            deadline = time.monotonic() + 20
+            while deltas() < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            owner = httpx.get(f"{api.url}/v1/runs/{run_id}").json()["executor_id"]
+            next(w for w in cluster.workers if w.extra_env["AGENTRUN_EXECUTOR_ID"] == owner).kill()
+            final = httpx.get(f"{api.url}/v1/runs/{run_id}", params={"wait_s": 40}, timeout=50).json()
+            events = httpx.get(f"{api.url}/v1/runs/{run_id}/events", params={"limit": 200}).json()["data"]
+        finally:
+            cluster.stop()
+
+    assert final["status"] == "completed", final
+    assert final["result"] == text
+    raw = "".join(e["content"] or "" for e in events if e["type"] == "message.delta")
+    assert raw != text  # the first attempt's deltas are still in the log
+    markers = [e for e in events if e["type"] == "log" and "superseded_from_seq" in (e["data"] or {})]
+    assert len(markers) == 1, markers
+    assert join_deltas([Event.model_validate(e) for e in events]) == text

@@ -176,6 +176,10 @@ class LiveRenderer:
         elif kind == "tool_result":
             ok = (event.data or {}).get("ok", True)
             self._note(f"[{'dim' if ok else 'red'}]← {event_summary(event)}[/]")
+        elif kind == "log" and (event.data or {}).get("superseded_from_seq") is not None:
+            # The text streamed so far is streamed again by a new attempt: do not count it twice.
+            self.streamed = []
+            self._note("[yellow]↻ the model request is sent again; its text streams anew[/yellow]")
         elif kind == "log":
             style = LEVEL_STYLE.get(event.level) or "dim"
             self._note(f"[{style}]{escape(event.level)}: {escape(event.content or '')}[/{style}]")

@@ -39,6 +39,7 @@ from agentrun.client._models import (
     Usage,
 )
 from agentrun.client._streaming import AsyncEventStream, AsyncRunStream, EventStream, RunStream
+from agentrun.client._text import join_deltas, superseded_from
 
 __all__ = [
     "TERMINAL_EVENT_TYPES",
@@ -71,6 +72,8 @@ __all__ = [
     "ThreadMessage",
     "Usage",
     "ValidationError",
+    "join_deltas",
+    "superseded_from",
 ]
 
 # Public classes report the package as their home, so reprs and docs show `agentrun.client.Run`.

@@ -531,9 +531,15 @@ class RunRepo:
                 return None
             usage = dict(row.usage or {})
             sent, repeated = int(usage.get("_sent", 0)), int(usage.get("_repeated", 0))
+            since = int(usage.get("_sent_seq", 0))  # the log's last seq when request ``sent`` went out
             if index <= sent:
                 repeated += 1
-            usage.update({"_sent": max(sent, index), "_repeated": repeated})
+                marker = await _supersede(conn, run_id, since, index)
+                if marker is not None:
+                    since = marker
+            else:
+                since = int(await conn.scalar(sa.select(runs_t.c.last_seq).where(runs_t.c.id == run_id)) or 0)
+            usage.update({"_sent": max(sent, index), "_repeated": repeated, "_sent_seq": since})
             await conn.execute(sa.update(runs_t).where(runs_t.c.id == run_id).values(usage=usage))
             return repeated
 
@@ -624,6 +630,32 @@ class RunRepo:
                 )
             ).all()
         return [to_event(r) for r in rows]
+
+
+_MODEL_OUTPUT = [EventType.message_delta.value, EventType.message.value, EventType.planning.value, EventType.reasoning.value]
+
+
+async def _supersede(conn: AsyncConnection, run_id: str, since: int, request: int) -> int | None:
+    """A model request is sent again: mark what its earlier attempt streamed after ``since``.
+
+    Appends a ``log`` event ``{"superseded_from_seq": N, "attempt": K, "request": i}`` when the
+    earlier attempt left model output (deltas, message, planning, reasoning) at seq >= N; returns
+    the marker's seq, or None when there was nothing to supersede.
+    """
+    first = await conn.scalar(
+        sa.select(sa.func.min(events_t.c.seq)).where(
+            events_t.c.run_id == run_id, events_t.c.seq > since, events_t.c.type.in_(_MODEL_OUTPUT)
+        )
+    )
+    if first is None:
+        return None
+    attempt = await conn.scalar(sa.select(runs_t.c.attempt).where(runs_t.c.id == run_id))
+    note = NewEvent(
+        EventType.log,
+        content=f"model request {request} is sent again: the output streamed from seq {first} on is superseded",
+        data={"superseded_from_seq": int(first), "attempt": int(attempt or 0), "request": request},
+    )
+    return await _append(conn, run_id, [note], status_change=False)
 
 
 def _event_row(run_id: str, seq: int, event: NewEvent) -> dict[str, Any]:
