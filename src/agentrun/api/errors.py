@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,9 +29,45 @@ _HTTP_CODES = {
 }
 
 
-def error_response(code: ErrorCode | str, message: str, status: int, details: Any = None) -> JSONResponse:
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+# Documented on every operation (set on the app's router before the routers are included, so
+# each route inherits them). Any route may answer these: 401/403 from auth and the Host guard,
+# 400 (malformed query, foreign cursor), 404 (an unknown id in the path or body), 409 (state
+# conflicts), 413 (body limit), 422 (validation), 429 (concurrency limits), 500.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Invalid request (e.g. a cursor this server did not issue).",
+        401: "Missing or invalid API key.",
+        403: "Not allowed for this key, or a foreign Host/Origin.",
+        404: "Not found.",
+        409: "Conflict with the resource's state.",
+        413: "Request body too large.",
+        422: "Validation error.",
+        429: "Rate or concurrency limit.",
+        500: "Internal error.",
+    }.items()
+}
+
+
+def error_response(
+    code: ErrorCode | str, message: str, status: int, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": str(code), "message": message, "details": details}}, status_code=status
+        {"error": {"code": str(code), "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -51,6 +87,9 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Before any router is included: APIRouter.add_api_route merges these into every route.
+    app.router.responses = {**ERROR_RESPONSES, **app.router.responses}
+
     @app.exception_handler(AgentrunError)
     async def _agentrun_error(_: Request, exc: AgentrunError) -> JSONResponse:
         headers = dict(exc.headers)
@@ -83,7 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "No such route; see /docs for the API."
-        return error_response(code, message, exc.status_code)
+        # 405 keeps Starlette's ``Allow`` header (RFC 9110 requires it).
+        return error_response(code, message, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ValidationError)
     async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:
