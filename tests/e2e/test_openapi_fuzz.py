@@ -65,6 +65,7 @@ def _schemathesis(server: LiveServer, report: Path, *args: str) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=240,
+        cwd=report,  # schemathesis writes a .schemathesis/ cache in its working directory
     )
 
 
