@@ -32,10 +32,6 @@ from tests.support.live import LiveServer
 pytestmark = pytest.mark.slow
 
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,unsupported_method"
-# Known server error, owned by sandbox/: a `path` longer than NAME_MAX makes the listing raise
-# OSError ENAMETOOLONG -> 500 (found in the stateful phase, with a real sandbox id). Excluded
-# until sandbox/ maps it to 422; then drop this exclusion.
-KNOWN_500 = "/v1/sandboxes/{sandbox_id}/files"
 
 
 def _schemathesis(server: LiveServer, report: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 
 def test_every_operation_conforms(server: LiveServer, tmp_path: Path) -> None:
-    result = _schemathesis(server, tmp_path, "--exclude-path", KNOWN_500)
+    result = _schemathesis(server, tmp_path)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     tested = re.search(r"Tested: (\d+)", result.stdout)
     assert tested and int(tested.group(1)) >= 50, result.stdout[-5000:]  # every operation but one

@@ -10,6 +10,7 @@ wrote. Commands run isolated by bubblewrap (:mod:`agentrun.sandbox`).
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 from dataclasses import dataclass
@@ -311,4 +312,8 @@ async def _confined(work: Any) -> Any:
         raise AgentrunError(ErrorCode.validation_error, str(exc)) from None
     except FileNotFoundError as exc:
         raise AgentrunError(ErrorCode.not_found, f"No such file in the sandbox: {exc.filename or exc}") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP):  # the caller's path, not our fault
+            raise AgentrunError(ErrorCode.validation_error, f"Bad path in the sandbox: {exc.strerror}") from None
+        raise
 
