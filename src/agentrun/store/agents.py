@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.models import Agent, AgentDefinition, Page, Revision
-from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import AgentRow, ProjectRow, RevisionRow
 
 agents_t = AgentRow.__table__
@@ -73,6 +73,7 @@ class AgentRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @whole
     async def ensure_project(self, project_id: str, name: str) -> None:
         async with self._engine.begin() as conn:
             found = await conn.scalar(sa.select(projects_t.c.id).where(projects_t.c.id == project_id))
@@ -112,6 +113,7 @@ class AgentRepo:
             )
         )
 
+    @whole
     async def create(
         self,
         project_id: str,
@@ -186,6 +188,7 @@ class AgentRepo:
         data = [_agent(r, defs[(r.id, r.latest_revision)]) for r in page]
         return Page[Agent](data=data, next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)
 
+    @whole
     async def update(
         self,
         project_id: str,
@@ -221,6 +224,7 @@ class AgentRepo:
             row_id = row.id
         return await self.get(project_id, row_id)
 
+    @whole
     async def archive(self, project_id: str, ref: str) -> Agent:
         async with self._engine.begin() as conn:
             row = await self._row(conn, project_id, ref)
@@ -275,6 +279,7 @@ class AgentRepo:
             raise not_found("revision", f"{agent_id}/{number}")
         return AgentDefinition.model_validate(value)
 
+    @whole
     async def publish(self, project_id: str, ref: str, number: int) -> Revision:
         agent, _ = await self.revision(project_id, ref, number)
         async with self._engine.begin() as conn:

@@ -1,14 +1,51 @@
-"""Helpers every repository shares: ids, time, cursors."""
+"""Helpers every repository shares: ids, time, cursors, whole transactions."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 import uuid6
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def whole(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Run a store write to its end (commit or rollback) even when its caller is cancelled.
+
+    A cancel or a timeout that lands inside ``engine.begin()`` (a run being cancelled mid-write,
+    a DBOS step preempted, a client hanging up) can interrupt the rollback itself; SQLAlchemy then
+    abandons the connection with its transaction open, and on SQLite that open write transaction
+    holds the database lock for good: every later write, heartbeats included, fails with
+    "database is locked". So the write runs in its own task, shielded; the caller still sees its
+    cancellation, raised once the write is whole.
+    """
+
+    @functools.wraps(method)
+    async def shielded(*args: P.args, **kwargs: P.kwargs) -> T:
+        task: asyncio.Future[T] = asyncio.ensure_future(method(*args, **kwargs))
+        interrupted = False
+        while True:
+            try:
+                result = await asyncio.shield(task)
+                break
+            except asyncio.CancelledError:
+                if task.done():
+                    raise
+                interrupted = True  # keep waiting: the write is short, and it must end cleanly
+        if interrupted:
+            raise asyncio.CancelledError
+        return result
+
+    return shielded
 
 
 def new_id(prefix: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.domain.errors import not_found
 from agentrun.domain.models import ApiKey
-from agentrun.store.common import aware, new_id, now
+from agentrun.store.common import aware, new_id, now, whole
 from agentrun.store.tables import ApiKeyRow, ProjectRow
 
 keys_t = ApiKeyRow.__table__
@@ -32,6 +32,7 @@ class KeyRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @whole
     async def create(self, project_id: str, name: str, key_hash: str, prefix: str, admin: bool) -> ApiKey:
         key_id = new_id("key")
         async with self._engine.begin() as conn:
@@ -75,6 +76,7 @@ class KeyRepo:
             raise not_found("key", key_id)
         return _key(row)
 
+    @whole
     async def revoke(self, key_id: str, project_id: str | None, admin: bool | None = None) -> ApiKey:
         """Revoke the key (of ``project_id``, and only if its ``admin`` flag is that, when given)."""
         async with self._engine.begin() as conn:

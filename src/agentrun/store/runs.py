@@ -35,7 +35,7 @@ from agentrun.domain.models import (
 )
 from agentrun.domain.status import ACTIVE, RunStatus, sources_for
 from agentrun.store import webhooks
-from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
 from agentrun.store.tables import AgentRow, EventRow, RunRow, ThreadRow
 
@@ -115,6 +115,7 @@ class RunRepo:
 
     # --- creation -------------------------------------------------------------------------
 
+    @whole
     async def insert(
         self, values: dict[str, Any], queued_event: NewEvent, *, reject_if_thread_busy: bool = False
     ) -> Run:
@@ -240,6 +241,7 @@ class RunRepo:
             ).all()
         return {row[0]: int(row[1]) for row in rows}
 
+    @whole
     async def delete_finished_before(self, cutoff: datetime, batch: int = 500) -> list[str]:
         """Delete up to ``batch`` finished runs (with their events) that ended before ``cutoff``."""
         terminal = [s.value for s in RunStatus if s.terminal]
@@ -337,6 +339,7 @@ class RunRepo:
         async with self._engine.connect() as conn:
             return list((await conn.scalars(query)).all())
 
+    @whole
     async def claim(
         self,
         run_id: str,
@@ -427,6 +430,7 @@ class RunRepo:
 
     # --- takeover -------------------------------------------------------------------------
 
+    @whole
     async def orphan(self, dead_executor: str, note: NewEvent) -> list[tuple[str, str]]:
         """Release a dead executor's active runs for adoption; returns (run_id, durability).
 
@@ -457,6 +461,7 @@ class RunRepo:
                     released.append((row.id, row.durability))
         return released
 
+    @whole
     async def adopt(self, run_id: str, executor_id: str, *, from_anyone: bool = False) -> bool:
         """Take an orphaned active run (or confirm it is ours). False: another executor owns it.
 
@@ -494,6 +499,7 @@ class RunRepo:
             ).all()
         return [(r.id, r.durability) for r in rows]
 
+    @whole
     async def touch_orphaned(self, run_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -504,6 +510,7 @@ class RunRepo:
 
     # --- writes from the executor (fenced) ------------------------------------------------
 
+    @whole
     async def append_events(
         self, run_id: str, events: Sequence[NewEvent], executor_id: str | None
     ) -> int | None:
@@ -513,6 +520,7 @@ class RunRepo:
                 conn, run_id, events, executor_id=executor_id, require_active=True, status_change=False
             )
 
+    @whole
     async def request_sent(self, run_id: str, executor_id: str | None, index: int) -> int | None:
         """Model request number ``index`` goes to the provider now (fenced like every executor write).
 
@@ -549,6 +557,7 @@ class RunRepo:
             usage = await conn.scalar(sa.select(runs_t.c.usage).where(runs_t.c.id == run_id))
         return int((usage or {}).get("_repeated", 0))
 
+    @whole
     async def finish(
         self,
         run_id: str,
@@ -601,6 +610,7 @@ class RunRepo:
             self.on_deliveries()
         return run
 
+    @whole
     async def mark_cancelling(self, run_id: str, project_id: str, event: NewEvent) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(

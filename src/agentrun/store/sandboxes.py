@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import Page, Sandbox
-from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import SandboxRow
 
 sandboxes_t = SandboxRow.__table__
@@ -49,6 +49,7 @@ class SandboxRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @whole
     async def create(self, project_id: str, thread_id: str | None) -> Sandbox:
         """A new empty sandbox; for a thread that already has one, that one (one per thread)."""
         stamp = now()
@@ -122,6 +123,7 @@ class SandboxRepo:
             raise sandbox_not_found(sandbox_id)
         return int(found)
 
+    @whole
     async def save(
         self, sandbox_id: str, archive: bytes, size_bytes: int, file_count: int, project_cap_bytes: int
     ) -> int:
@@ -165,6 +167,7 @@ class SandboxRepo:
             )
         return int(version)
 
+    @whole
     async def bind_thread(self, sandbox_id: str, thread_id: str) -> bool:
         """Give an unbound sandbox to a thread; False when the thread has one already."""
         try:
@@ -178,12 +181,14 @@ class SandboxRepo:
             return False
         return bool(updated.rowcount)
 
+    @whole
     async def touch(self, sandbox_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 sandboxes_t.update().where(sandboxes_t.c.id == sandbox_id).values(last_used_at=now())
             )
 
+    @whole
     async def delete(self, project_id: str, sandbox_id: str) -> None:
         async with self._engine.begin() as conn:
             deleted = await conn.execute(
@@ -202,6 +207,7 @@ class SandboxRepo:
                 found.update(rows.scalars())
         return found
 
+    @whole
     async def delete_unused_before(self, cutoff: datetime) -> list[str]:
         """Retention: delete sandboxes nobody used since ``cutoff``; returns their ids."""
         async with self._engine.begin() as conn:

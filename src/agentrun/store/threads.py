@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agentrun.domain.errors import not_found
 from agentrun.domain.models import Page, Thread
 from agentrun.domain.status import ACTIVE, RunStatus
-from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import EventRow, RunRow, ThreadRow
 
 threads_t = ThreadRow.__table__
@@ -54,6 +54,7 @@ class ThreadRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @whole
     async def create(
         self,
         project_id: str,
@@ -127,6 +128,7 @@ class ThreadRepo:
             next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
         )
 
+    @whole
     async def delete(self, project_id: str, thread_id: str) -> None:
         """Delete the thread with its finished runs and their events (callers check it is idle)."""
         of_thread = (runs_t.c.project_id == project_id, runs_t.c.thread_id == thread_id)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentrun.domain.errors import not_found
 from agentrun.domain.models import Page, Run, Strict
-from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now
+from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import (
     RunRow,
     WebhookAttemptRow,
@@ -196,6 +196,7 @@ class WebhookRepo:
 
     # --- endpoints --------------------------------------------------------------------------
 
+    @whole
     async def create_endpoint(
         self, project_id: str, body: WebhookEndpointCreate, secret: str
     ) -> WebhookEndpointCreated:
@@ -242,6 +243,7 @@ class WebhookRepo:
             raise not_found("webhook", endpoint_id)
         return _endpoint(row)
 
+    @whole
     async def delete_endpoint(self, project_id: str, endpoint_id: str) -> None:
         """Delete the endpoint; its unfinished deliveries end as ``cancelled`` at their next attempt."""
         async with self._engine.begin() as conn:
@@ -265,6 +267,7 @@ class WebhookRepo:
             ).first()
         return (row.secret, row.enabled) if row is not None else None
 
+    @whole
     async def project_secret(self, project_id: str, candidate: str) -> WebhookSecret:
         """The project's secret for runs' own webhook_url; ``candidate`` becomes it if none exists yet."""
         for _ in range(2):
@@ -370,6 +373,7 @@ class WebhookRepo:
                 ).all()
             )
 
+    @whole
     async def claim(self, delivery_id: str, executor_id: str) -> bool:
         """pending -> delivering for this executor; False when another process claimed it first."""
         async with self._engine.begin() as conn:
@@ -393,6 +397,7 @@ class WebhookRepo:
                 ).all()
             )
 
+    @whole
     async def record_attempt(
         self,
         delivery_id: str,
@@ -448,6 +453,7 @@ class WebhookRepo:
                         .values(enabled=False, disabled_reason=disable_endpoint, updated_at=now())
                     )
 
+    @whole
     async def cancel(self, delivery_id: str) -> None:
         """End an unfinished delivery whose endpoint was deleted or disabled."""
         async with self._engine.begin() as conn:
@@ -457,6 +463,7 @@ class WebhookRepo:
                 .values(state="cancelled", next_attempt_at=None, finished_at=now())
             )
 
+    @whole
     async def delete_finished_before(self, cutoff: datetime, batch: int = 500) -> list[str]:
         """Delete up to ``batch`` finished deliveries (with attempts) that ended before ``cutoff``."""
         async with self._engine.begin() as conn:

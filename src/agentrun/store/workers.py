@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.domain.status import ACTIVE
-from agentrun.store.common import now
+from agentrun.store.common import now, whole
 from agentrun.store.tables import RunRow, WorkerRow
 
 workers_t = WorkerRow.__table__
@@ -97,6 +97,7 @@ class WorkerRepo:
             ).all()
         return [(r.executor_id, r.heartbeat_at, r.active_runs) for r in rows]
 
+    @whole
     async def forget(self, executor_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(sa.delete(workers_t).where(workers_t.c.executor_id == executor_id))
