@@ -21,6 +21,7 @@ import pytest_asyncio
 from agentrun.api.app import create_app
 from tests.integration.conftest import AppUnderTest, make_settings
 from tests.support.backends import backend_env, pg_available
+from tests.support.openapi_check import OpenAPIResponseCheck, document_of
 
 TERMINAL_NATIVE = {"completed", "failed", "cancelled", "timed_out"}
 
@@ -63,8 +64,13 @@ async def api(
         await started
         try:
             transport = httpx.ASGITransport(app=app)
+            # Every JSON answer of every compat test is checked against the published document.
+            check = OpenAPIResponseCheck(document_of(app))
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://localhost", timeout=30
+                transport=transport,
+                base_url="http://localhost",
+                timeout=30,
+                event_hooks={"response": [check]},
             ) as client:
                 yield AppUnderTest(client, settings, app)
         finally:

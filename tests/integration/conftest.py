@@ -18,6 +18,7 @@ import pytest
 from agentrun.api.app import create_app
 from agentrun.settings import Settings
 from tests.support.backends import backend_env, pg_available
+from tests.support.openapi_check import OpenAPIResponseCheck, document_of
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -61,8 +62,13 @@ async def api(backend: str, tmp_path, settings_overrides) -> AsyncIterator[AppUn
         app = create_app(settings)
         async with running_lifespan(app):
             transport = httpx.ASGITransport(app=app)
+            # Every JSON answer is checked against the published document (tests/support/openapi_check.py).
+            check = OpenAPIResponseCheck(document_of(app))
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://localhost", timeout=30
+                transport=transport,
+                base_url="http://localhost",
+                timeout=30,
+                event_hooks={"response": [check]},
             ) as client:
                 yield AppUnderTest(client, settings, app)
 

@@ -17,6 +17,7 @@ from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import ProjectDep, ServicesDep
+from agentrun.domain.compat import AcpRunResponse
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.events import EventType
 from agentrun.domain.models import Event, Run, RunCreate, RunMode, Strict, Thread, ThreadCreate
@@ -141,7 +142,10 @@ async def _answer(services: Services, project: str, server_id: str, run: Run, st
     "/v1/servers/{serverId}/runs",
     status_code=201,
     operation_id="compat_003_start_run",
-    responses={202: {"description": "Agent runtime run accepted for background execution"}},
+    response_model=AcpRunResponse,
+    responses={
+        202: {"model": AcpRunResponse, "description": "Agent runtime run accepted for background execution"}
+    },
 )
 async def start_runtime_run(
     serverId: str,  # noqa: N803 - the documented path parameter name
@@ -173,7 +177,9 @@ async def start_runtime_run(
     return await _answer(services, project, serverId, run, 201 if run.status.terminal else 202)
 
 
-@router.get("/v1/servers/{serverId}/runs/{runId}", operation_id="compat_003_get_run")
+@router.get(
+    "/v1/servers/{serverId}/runs/{runId}", operation_id="compat_003_get_run", response_model=AcpRunResponse
+)
 async def get_runtime_run(
     serverId: str,  # noqa: N803
     runId: str,  # noqa: N803

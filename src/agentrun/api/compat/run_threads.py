@@ -21,6 +21,7 @@ from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.compat._shape import text as _text
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.api.sse import HEARTBEAT, sse_response
+from agentrun.domain.compat import DeletedEnvelope, RunEnvelope, RunThreadEnvelope, RunThreadPage
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.models import ChatMessage, Event, Run, RunConfig, RunCreate, RunMode, Strict, Thread
 from agentrun.domain.status import RunStatus
@@ -145,16 +146,23 @@ async def _run(services: Services, project: str, agent: str, body: RunBody) -> R
     return JSONResponse({"data": run_data(run)}, status_code=200 if run.status.terminal else 202)
 
 
-@router.post(
-    "/v1/run",
-    operation_id="compat_004_run",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON (stream: false) or SSE"}},
-)
+_RUN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "JSON (stream: false) or SSE"},
+    202: {"model": RunEnvelope, "description": "stream: false and still running at the server's wait limit"},
+}
+
+
+@router.post("/v1/run", operation_id="compat_004_run", response_model=RunEnvelope, responses=_RUN_RESPONSES)
 async def run_agent(body: RunBody, services: ServicesDep, project: ProjectDep) -> Response:
     return await _run(services, project, body.agent, body)
 
 
-@router.post("/v1/agents/{slug}/run", operation_id="compat_004_legacy_agent_run")
+@router.post(
+    "/v1/agents/{slug}/run",
+    operation_id="compat_004_legacy_agent_run",
+    response_model=RunEnvelope,
+    responses=_RUN_RESPONSES,
+)
 async def legacy_agent_run(
     slug: str, body: LegacyRunBody, services: ServicesDep, project: ProjectDep
 ) -> Response:
@@ -202,7 +210,7 @@ AgentQuery = Annotated[str, Query(description="Agent slug or ID the threads belo
 OptionalAgentQuery = Annotated[str | None, Query(description="Agent slug or ID the thread belongs to.")]
 
 
-@router.get("/v1/run/threads", operation_id="compat_004_list_threads")
+@router.get("/v1/run/threads", operation_id="compat_004_list_threads", response_model=RunThreadPage)
 async def list_run_threads(
     agent: AgentQuery,
     services: ServicesDep,
@@ -217,7 +225,9 @@ async def list_run_threads(
     )
 
 
-@router.get("/v1/run/threads/{thread_id}", operation_id="compat_004_get_thread")
+@router.get(
+    "/v1/run/threads/{thread_id}", operation_id="compat_004_get_thread", response_model=RunThreadEnvelope
+)
 async def get_run_thread(
     thread_id: str, services: ServicesDep, project: ProjectDep, agent: OptionalAgentQuery = None
 ) -> JSONResponse:
@@ -230,7 +240,9 @@ async def get_run_thread(
     return JSONResponse({"data": body})
 
 
-@router.delete("/v1/run/threads/{thread_id}", operation_id="compat_004_delete_thread")
+@router.delete(
+    "/v1/run/threads/{thread_id}", operation_id="compat_004_delete_thread", response_model=DeletedEnvelope
+)
 async def delete_run_thread(
     thread_id: str, services: ServicesDep, project: ProjectDep, agent: OptionalAgentQuery = None
 ) -> JSONResponse:

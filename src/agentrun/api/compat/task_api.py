@@ -16,6 +16,7 @@ from pydantic import Field
 from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.deps import ProjectDep, ServicesDep
 from agentrun.domain import json_schema
+from agentrun.domain.compat import TaskResponse
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import CachedWorkflow, Run, RunCreate, RunMode, Strict
 from agentrun.services import compat, task_shape
@@ -70,7 +71,7 @@ async def _response(services: Services, project: str, run: Run) -> dict[str, Any
     return task_shape.task_response(run, await compat.all_events(services, project, run.id))
 
 
-@router.post("/api/runs", operation_id="compat_001_run_agent")
+@router.post("/api/runs", operation_id="compat_001_run_agent", response_model=TaskResponse)
 async def run_agent(body: RunAgentRequest, services: ServicesDep, project: ProjectDep) -> JSONResponse:
     output_schema = _output_schema(body)
     metadata: dict[str, Any] = {
@@ -109,12 +110,12 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
     return JSONResponse(await _response(services, project, run), headers={"X-Run-Id": run.id})
 
 
-@router.get("/api/runs/{task_id}", operation_id="compat_001_get_run")
+@router.get("/api/runs/{task_id}", operation_id="compat_001_get_run", response_model=TaskResponse)
 async def get_task_run(task_id: int, services: ServicesDep, project: ProjectDep) -> JSONResponse:
     run = await compat.run_by_task_id(services, project, task_id)
     return JSONResponse(await _response(services, project, run), headers={"X-Run-Id": run.id})
 
 
-@router.get("/api/tasks/{task_id}", operation_id="compat_001_get_task")
+@router.get("/api/tasks/{task_id}", operation_id="compat_001_get_task", response_model=TaskResponse)
 async def get_task(task_id: int, services: ServicesDep, project: ProjectDep) -> JSONResponse:
     return await get_task_run(task_id, services, project)

@@ -11,6 +11,7 @@ from pydantic import Field
 from agentrun.api.compat._body import JSONBodyRoute
 from agentrun.api.compat._shape import iso as _iso
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
+from agentrun.domain.compat import VersionedEvents, VersionedRun, VersionedRunPage
 from agentrun.domain.errors import not_found
 from agentrun.domain.events import EventType
 from agentrun.domain.models import Event, Run, RunCreate, RunMode, Strict
@@ -171,7 +172,12 @@ async def _agent_run(services: Services, project: str, agent_id: str, run_id: st
     return run
 
 
-@router.post("/v0.1/agents/{agentId}/runs", status_code=201, operation_id="compat_002_create_run")
+@router.post(
+    "/v0.1/agents/{agentId}/runs",
+    status_code=201,
+    operation_id="compat_002_create_run",
+    response_model=VersionedRun,
+)
 async def create_versioned_run(
     agentId: str,  # noqa: N803 - the documented path parameter name
     body: CreateRunBody,
@@ -194,7 +200,9 @@ async def create_versioned_run(
     return JSONResponse(await run_json(services, project, run), status_code=201)
 
 
-@router.get("/v0.1/agents/{agentId}/runs", operation_id="compat_002_list_runs")
+@router.get(
+    "/v0.1/agents/{agentId}/runs", operation_id="compat_002_list_runs", response_model=VersionedRunPage
+)
 async def list_versioned_runs(
     agentId: str,  # noqa: N803
     services: ServicesDep,
@@ -209,7 +217,11 @@ async def list_versioned_runs(
     return JSONResponse({"data": data, "nextCursor": page.next_cursor})
 
 
-@router.get("/v0.1/agents/{agentId}/runs/{runId}", operation_id="compat_002_get_agent_run")
+@router.get(
+    "/v0.1/agents/{agentId}/runs/{runId}",
+    operation_id="compat_002_get_agent_run",
+    response_model=VersionedRun,
+)
 async def get_versioned_run(
     agentId: str,  # noqa: N803
     runId: str,  # noqa: N803
@@ -220,7 +232,7 @@ async def get_versioned_run(
     return JSONResponse(await run_json(services, project, run))
 
 
-@router.get("/v0.1/runs/{runId}", operation_id="compat_002_get_run")
+@router.get("/v0.1/runs/{runId}", operation_id="compat_002_get_run", response_model=VersionedRun)
 async def get_versioned_run_by_id(runId: str, services: ServicesDep, project: ProjectDep) -> JSONResponse:  # noqa: N803
     run = await services.runs.get(project, runId)
     return JSONResponse(await run_json(services, project, run))
@@ -232,7 +244,11 @@ async def _events(services: Services, project: str, run: Run, after: int) -> JSO
     return JSONResponse({"data": shown, "runStatus": STATUS[run.status]})
 
 
-@router.get("/v0.1/agents/{agentId}/runs/{runId}/events", operation_id="compat_002_agent_run_events")
+@router.get(
+    "/v0.1/agents/{agentId}/runs/{runId}/events",
+    operation_id="compat_002_agent_run_events",
+    response_model=VersionedEvents,
+)
 async def versioned_run_events(
     agentId: str,  # noqa: N803
     runId: str,  # noqa: N803
@@ -244,7 +260,7 @@ async def versioned_run_events(
     return await _events(services, project, run, after)
 
 
-@router.get("/v0.1/runs/{runId}/events", operation_id="compat_002_run_events")
+@router.get("/v0.1/runs/{runId}/events", operation_id="compat_002_run_events", response_model=VersionedEvents)
 async def versioned_run_events_by_id(
     runId: str,  # noqa: N803
     services: ServicesDep,
