@@ -11,8 +11,10 @@ import hashlib
 import re
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
-from agentrun.domain.models import Agent, AgentCreate, Event, Run, ToolSpec
+from agentrun.domain.models import Agent, AgentCreate, Event, Run, Thread, ToolSpec
 from agentrun.services.container import Services
 from agentrun.services.task_shape import (  # noqa: F401 - re-exported for the compat routers
     _RAND_BITS,
@@ -137,6 +139,25 @@ def check_workflow(value: dict[str, Any]) -> dict[str, Any]:
             raise bad(f"steps[{i}].params must be an object.")
         normalized.append({"name": step["name"], "params": params})
     return {"version": WORKFLOW_VERSION, "steps": normalized}
+
+
+# --- threads named by the caller (Agent Protocol: ``POST /lg/threads`` with a ``thread_id``) ---
+
+
+async def create_thread(
+    services: Services, project_id: str, thread_id: str | None, metadata: dict[str, Any]
+) -> Thread:
+    """A new thread of the project, with the caller's id if given (409 ``conflict`` if taken)."""
+    if thread_id is not None and await services.store.threads.find(project_id, thread_id) is not None:
+        raise AgentrunError(
+            ErrorCode.conflict, f"Thread {thread_id!r} already exists.", {"thread_id": thread_id}
+        )
+    try:
+        return await services.store.threads.create(project_id, None, None, metadata, thread_id=thread_id)
+    except IntegrityError:  # created by a concurrent request
+        raise AgentrunError(
+            ErrorCode.conflict, f"Thread {thread_id!r} already exists.", {"thread_id": thread_id}
+        ) from None
 
 
 # --- revisions (002) --------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentrun.api.protocols import a2a
+from agentrun.api.protocols import a2a, agent_protocol
 
-routers: list[APIRouter] = [a2a.router]
+routers: list[APIRouter] = [a2a.router, agent_protocol.router]
 
 __all__ = ["routers"]
