@@ -35,6 +35,7 @@ class AgentDefinition(_Model):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     config: RunConfig = Field(default_factory=RunConfig)
+    sandbox: dict[str, Any] | None = None  # the sandbox runs get (workspace, limits); None: none
 
 
 class Agent(_Model):
@@ -46,6 +47,7 @@ class Agent(_Model):
     archived: bool = False
     latest_revision: int = 0
     published_revision: int | None = None
+    max_concurrency: int | None = None  # runs of this agent that may execute at once; None: no limit
     created_at: datetime | None = None
     updated_at: datetime | None = None
     definition: AgentDefinition = Field(default_factory=AgentDefinition)
@@ -101,6 +103,10 @@ class Run(_Model):
     iterations: int = 0
     error: RunError | None = None
     last_seq: int = 0
+    cached_workflow: dict[str, Any] | None = None  # the tool-call steps the run replays, if any
+    executor_id: str | None = None  # the worker that executes (or executed) the run
+    attempt: int = 0  # how many times a worker claimed the run
+    sandbox_id: str | None = None  # the sandbox the run's commands execute in, if any
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -1,4 +1,7 @@
-"""Sync resources: ``client.agents``, ``client.runs``, ``client.threads``."""
+"""Sync resources: ``client.agents``, ``client.runs``, ``client.threads``.
+
+Generated from ``_async_resources.py`` by ``scripts/sync_sdk.py``: edit that file, then run the script.
+"""
 
 from __future__ import annotations
 
@@ -32,14 +35,14 @@ class _Resource:
         self._client = client
 
     def _get(self, model: type[M], url: str, **query: Any) -> M:
-        return model.model_validate(self._client._request("GET", url, params=params(**query)).json())
+        return model.model_validate((self._client._request("GET", url, params=params(**query))).json())
 
     def _send(self, model: type[M], method: str, url: str, json: Any = None, **kwargs: Any) -> M:
-        return model.model_validate(self._client._request(method, url, json=json, **kwargs).json())
+        return model.model_validate((self._client._request(method, url, json=json, **kwargs)).json())
 
     def _page(self, model: type[M], url: str, **query: Any) -> Page[M]:
         return Page[model].model_validate(  # type: ignore[valid-type]
-            self._client._request("GET", url, params=params(**query)).json()
+            (self._client._request("GET", url, params=params(**query))).json()
         )
 
     def _iterate(self, model: type[M], url: str, page_size: int | None, **query: Any) -> Iterator[M]:
