@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from agentrun import __version__
 from agentrun.api import compat, protocols
 from agentrun.api.console import mount_console
-from agentrun.api.docs import mount_docs
+from agentrun.api.docs import mount_docs, publish_page_limit
 from agentrun.api.errors import install_error_handlers
 from agentrun.api.guards import HostGuard, StrictJsonBody
 from agentrun.api.limits import BodySizeLimit
@@ -64,4 +64,5 @@ def create_app(settings: Settings) -> FastAPI:
     mount_mcp(app, settings)
     mount_console(app)
     mount_docs(app)
+    publish_page_limit(app, settings.limits.max_page_size)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -53,3 +54,31 @@ def mount_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
             with_google_fonts=False,
         )
+
+
+def publish_page_limit(app: FastAPI, max_page_size: int) -> None:
+    """State in the document the ``limit`` maximum this server enforces on its paged lists.
+
+    The maximum is a setting (``limits.max_page_size``), not a constant the route's annotation
+    could carry, so it is written into each ``limit`` query parameter once the document is built.
+    A parameter with its own maximum (the Agent Protocol's) keeps it.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        if fresh:
+            for item in document.get("paths", {}).values():
+                for operation in item.values():
+                    for parameter in operation.get("parameters", []):
+                        if parameter.get("name") != "limit" or parameter.get("in") != "query":
+                            continue
+                        schema = parameter.get("schema", {})
+                        for branch in schema.get("anyOf", [schema]):
+                            if branch.get("type") == "integer" and "maximum" not in branch:
+                                branch["maximum"] = max_page_size
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+

@@ -17,7 +17,10 @@ from pydantic_core import PydanticCustomError
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.status import RunStatus
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+SLUG_RE = re.compile(SLUG_PATTERN)
+# What a webhook URL must look like in the document; the SSRF guard decides the rest when it is used.
+HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
 # The stores keep counts, revision numbers and seqs in INTEGER columns (PostgreSQL: 32 bits);
 # larger input is refused with a 422 instead of failing in the database.
 DB_INT_MAX = 2_147_483_647
@@ -164,7 +167,10 @@ class AgentDefinition(Strict):
 
 
 class AgentCreate(AgentDefinition):
-    slug: str = Field(description="Unique, URL-safe name: lowercase letters, digits, dashes.")
+    slug: str = Field(
+        description="Unique, URL-safe name: lowercase letters, digits, dashes.",
+        json_schema_extra={"pattern": SLUG_PATTERN},  # checked by _check_slug, with a clearer message
+    )
     name: str | None = None
     description: str = ""
     publish: bool = Field(True, description="Publish the first revision at once.")
@@ -185,20 +191,32 @@ class AgentCreate(AgentDefinition):
         return v
 
 
+def _omit_not_null(schema: dict[str, Any]) -> None:
+    """The published schema of a field that may be omitted but not null: no null branch, no default."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    schema.pop("default", None)
+
+
 class AgentUpdate(Strict):
     """Partial update. Definition fields create a new revision; name/description do not."""
 
-    name: str | None = None
-    description: str | None = None
+    # Omitted: kept as it is. Null is refused (there is no "unset" to store), so the document
+    # shows these as not nullable (_omit_not_null).
+    name: str | None = Field(None, json_schema_extra=_omit_not_null)
+    description: str | None = Field(None, json_schema_extra=_omit_not_null)
     max_concurrency: int | None = Field(
         None, ge=1, le=DB_INT_MAX, description="Set to null to remove the limit."
     )
-    model: str | None = None
-    instructions: str | None = None
-    tools: list[ToolSpec] | None = None
+    model: str | None = Field(None, json_schema_extra=_omit_not_null)
+    instructions: str | None = Field(None, json_schema_extra=_omit_not_null)
+    tools: list[ToolSpec] | None = Field(None, json_schema_extra=_omit_not_null)
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
-    config: RunConfig | None = None
+    config: RunConfig | None = Field(None, json_schema_extra=_omit_not_null)
     sandbox: SandboxSpec | None = None
     publish: bool = Field(False, description="Publish the revision this update creates.")
 
@@ -279,7 +297,7 @@ class RunCreate(Strict):
     )
     prompt: str | None = None
     input: dict[str, Any] | None = None
-    messages: list[ChatMessage] | None = None
+    messages: list[ChatMessage] | None = Field(None, json_schema_extra={"minItems": 1})
     thread_id: str | None = None
     multitask: Multitask = Multitask.enqueue
     mode: RunMode = RunMode.sync
@@ -287,7 +305,7 @@ class RunCreate(Strict):
     output_schema: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     durability: Durability | None = None
-    webhook_url: str | None = None
+    webhook_url: str | None = Field(None, json_schema_extra={"pattern": HTTP_URL_PATTERN})  # SSRF-checked
     cached_workflow: CachedWorkflow | None = Field(
         None,
         description="Replay these tool calls without model calls; the model takes over at the first failure.",

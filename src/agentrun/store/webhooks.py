@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentrun.domain.errors import not_found
-from agentrun.domain.models import Page, Run, Strict
+from agentrun.domain.models import HTTP_URL_PATTERN, Page, Run, Strict
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import (
     RunRow,
@@ -43,7 +43,11 @@ FINISHED_STATES = ("delivered", "failed", "gone", "cancelled")
 
 
 class WebhookEndpointCreate(Strict):
-    url: str = Field(max_length=2000, description="http(s) URL that receives a POST per event.")
+    url: str = Field(
+        max_length=2000,
+        description="http(s) URL that receives a POST per event.",
+        json_schema_extra={"pattern": HTTP_URL_PATTERN},  # the SSRF guard checks it, with a clearer message
+    )
     events: list[WebhookEvent] | None = Field(
         None, min_length=1, description="Events to send; default: all four run.* terminal events."
     )
