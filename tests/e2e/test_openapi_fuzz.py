@@ -8,12 +8,13 @@ Checks: no 5xx, each response conforms to the documented schema, each status cod
 an undeclared method gets 405 with ``Allow``.
 
 Not checked, with the reason:
-- ``positive_data_acceptance``: some constraints cannot be said in OpenAPI and a schema-valid
+- ``positive_data_acceptance``: the rules OpenAPI can say are in the document (page-limit
+  maximum, slug and URL patterns, PATCH fields that refuse null, non-empty ``messages``; held by
+  tests/integration/test_openapi_truth.py). What remains cannot be said there, and a schema-valid
   request is rightly refused: an opaque cursor the server did not issue (400), PUT's body slug
-  must equal the path's, an archive upload must be a real tar/zip, ``webhook_url`` must be an
-  http(s) URL the SSRF guard allows, "exactly one of prompt/input/messages". Left as work: the
-  expressible ones (``limit`` maximum, the URL pattern, PATCH fields that refuse null) belong in
-  the schemas.
+  must equal the path's, an archive upload must be a real tar/zip, a URL the SSRF guard refuses
+  (loopback, private ranges), "exactly one of prompt/input/messages", 001's ``cached_workflow``
+  required with ``use_cached_workflow``.
 - ``/mcp`` is a mount, not in the document; SSE responses (``mode=stream``, ``Accept:
   text/event-stream``) end with the run (offline model), so nothing streaming is excluded.
 """
