@@ -30,6 +30,9 @@ class LimitSettings(BaseModel):
     default_timeout_s: float = Field(
         600.0, gt=0, description="Run timeout when neither run nor agent sets one."
     )
+    action_timeout_s: float = Field(
+        86_400.0, gt=0, description="Longest wait of a run in requires_action when its agent sets none."
+    )
     default_max_turns: int = Field(
         50, ge=1, description="Model requests per run when neither run nor agent sets it."
     )
@@ -202,6 +205,34 @@ class SecuritySettings(BaseModel):
     )
 
 
+class ModelPrice(BaseModel):
+    input: float = Field(0.0, ge=0, description="USD per million input tokens.")
+    output: float = Field(0.0, ge=0, description="USD per million output tokens.")
+
+
+class ObservabilitySettings(BaseModel):
+    """Logs, metrics, traces, cost (docs/observability.md)."""
+
+    log_format: str = Field("text", pattern="^(text|json)$", description="Log lines as readable text or JSON.")
+    access_log: bool = Field(False, description="One log line per HTTP request (method, route, status, time).")
+    tracing: bool = Field(
+        False,
+        description="OpenTelemetry traces, exported by OTLP as the standard OTEL_* variables say (needs "
+        "the `otel` extra). Also on when OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT is set.",
+    )
+    trace_content: bool = Field(
+        False, description="Put prompts, model output and tool arguments/results on spans (may be sensitive)."
+    )
+    metrics_port: int | None = Field(
+        None, description="A worker-only process serves its /metrics on this port (on metrics_host)."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Where a worker-only process serves its metrics.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="USD per million tokens by model string (e.g. 'openai:gpt-4o'): turns tokens into cost.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGENTRUN_", env_nested_delimiter="__", extra="ignore")
 
@@ -245,6 +276,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)  # webhooks: allow-list, retry schedule
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # Host checks, metrics token
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # logs, traces
 
     @model_validator(mode="after")
     def _liveness(self) -> Settings:

@@ -26,7 +26,7 @@ async def test_metrics_in_prometheus_format(api) -> None:  # type: ignore[no-unt
     assert 'agentrun_runs{status="completed"} 1.0' in text
     assert "agentrun_queue_depth 0.0" in text
     assert "agentrun_workers_alive 1.0" in text
-    assert "agentrun_run_duration_seconds_count 1" in text
+    assert 'agentrun_run_duration_seconds_count{agent="demo"} 1.0' in text
 
 
 async def test_queue_depth_limit_answers_429_with_retry_after(api) -> None:  # type: ignore[no-untyped-def]

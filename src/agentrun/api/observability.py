@@ -1,12 +1,15 @@
-"""Request ids: ``X-Request-Id`` honoured (when sane) or generated, echoed on the response, and put
-on every log record emitted while the request is served (``record.request_id``)."""
+"""Per HTTP request: its id (``X-Request-Id`` honoured when sane, else generated; echoed, and on
+every log record emitted while it is served: ``record.request_id``) and its metrics (by route
+template and status)."""
 
 from __future__ import annotations
 
 import contextvars
 import logging
 import re
+import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,9 +41,13 @@ class RequestId:
         given = dict(scope.get("headers") or []).get(HEADER, b"").decode("latin-1")
         rid = given if _SANE.match(given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = 500  # no answer started: the server failed it
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
                 message = {**message, "headers": [*headers, (HEADER, rid.encode("latin-1"))]}
             await send(message)
@@ -48,4 +55,22 @@ class RequestId:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            request_id_var.reset(token)
+            try:
+                _observe(scope, status, time.perf_counter() - started)
+            finally:
+                request_id_var.reset(token)
+
+
+def route_of(scope: Scope) -> str:
+    """The route template (``/v1/runs/{run_id}``), never the raw path: bounded label values."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def _observe(scope: Scope, status: int, seconds: float) -> None:
+    app = scope.get("app")
+    services = getattr(getattr(app, "state", None), "services", None)
+    if services is None:
+        return
+    services.metrics.on_http_request(scope.get("method", "GET"), route_of(scope), status, seconds)

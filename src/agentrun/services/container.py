@@ -75,13 +75,15 @@ async def open_services(settings: Settings) -> Services:
     keys = KeyService(store, settings)
     webhooks = WebhookService(store, settings)
     worker = engine = None
-    metrics = Metrics()
+    metrics = Metrics(settings.observability.prices)
+    webhooks.metrics = metrics
     if settings.run_worker:
         executor_id = settings.resolved_executor_id()
         engine = DurableEngine(
             system_database_url=settings.dbos_url, executor_id=executor_id, app_version=settings.app_version
         )
         worker = Worker(store, engine, bus, settings, executor_id, metrics, tools, sandboxes)
+        metrics.watch_worker(executor_id, lambda: worker.active_count if worker is not None else 0)
         worker.register()
         webhooks.register(engine, executor_id)  # delivery workflows, declared before launch
         engine.launch()

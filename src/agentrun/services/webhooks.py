@@ -33,6 +33,7 @@ from agentrun.domain.models import Page
 from agentrun.engine.durable import DurableEngine
 from agentrun.runtime.tools.ssrf import UnsafeURLError, pinned_request, resolve_url_async
 from agentrun.services import task_shape
+from agentrun.services.metrics import Metrics
 from agentrun.settings import Settings, WebhookSettings
 from agentrun.store.common import now
 from agentrun.store.store import Store
@@ -158,6 +159,7 @@ class WebhookService:
         self._wake = asyncio.Event()
         self._last_retention = 0.0
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.metrics: Metrics | None = None  # set by the container
 
     @property
     def _config(self) -> WebhookSettings:
@@ -384,6 +386,8 @@ class WebhookService:
             next_attempt_at=now() + timedelta(seconds=retry_in) if outcome == "retry" and retry_in else None,
             disable_endpoint=disable,
         )
+        if self.metrics is not None:
+            self.metrics.on_webhook_attempt(outcome)
         if outcome != "delivered":
             log.info("webhook %s attempt %d to %s: %s", delivery_id, n, work.url, error or status_code)
         return outcome

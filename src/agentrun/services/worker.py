@@ -46,6 +46,7 @@ from agentrun.services.caretaker import Caretaker
 from agentrun.services.emitter import RunEmitter, RunFenced
 from agentrun.services.metrics import Metrics
 from agentrun.services.sandboxes import SandboxService
+from agentrun.services.telemetry import ObservedModel, observed_tool_call
 from agentrun.services.tool_policy import ToolPolicy
 from agentrun.settings import Settings
 from agentrun.store.runs import NewEvent
@@ -185,6 +186,7 @@ class Worker:
                 if run is None:
                     continue
                 claimed_any = True
+                self._metrics.on_run_started(run)
                 self._bus.notify(run_id)
                 await self._launch(run)
             if not claimed_any:
@@ -444,9 +446,7 @@ class Worker:
             self._bus.notify(run_id)
 
     def _observe(self, run: Run) -> None:
-        if run.started_at and run.finished_at:
-            self._metrics.run_duration.observe((run.finished_at - run.started_at).total_seconds())
-            self._metrics.queue_wait.observe((run.started_at - run.created_at).total_seconds())
+        self._metrics.on_run_finished(run)
 
     async def _agent_for(self, run: Run, durable: bool) -> tuple[Agent[RunDeps, Any], AgentDefinition]:
         """The built agent of the run's revision (revisions are immutable: built once per process)."""
@@ -460,7 +460,7 @@ class Worker:
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
                 definition,
-                MeteredModel(ReplayModel(resolved.model)),
+                MeteredModel(ReplayModel(ObservedModel(resolved.model, self._metrics, run.agent_slug, resolved.name))),
                 name=name,
                 toolsets=self._toolsets(definition, sandboxed),
                 capabilities=capabilities,
@@ -480,11 +480,7 @@ class Worker:
         return wrap_function_toolsets(toolsets, self._timed_tool_call)
 
     async def _timed_tool_call(self, name: str, call: Any) -> Any:
-        started = time.monotonic()
-        try:
-            return await self._engine.call_tool(name, call)
-        finally:
-            self._metrics.tool_step.observe(time.monotonic() - started)
+        return await observed_tool_call(self._metrics, name, lambda: self._engine.call_tool(name, call))
 
     async def _finish_error(self, run_id: str, status: RunStatus, code: str, message: str) -> None:
         event_type = {
@@ -515,6 +511,7 @@ class Worker:
             before=before,
         )
         if done is not None:
+            self._observe(done)
             self._bus.notify(run_id)
 
 

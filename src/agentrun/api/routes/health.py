@@ -7,12 +7,13 @@ import secrets
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from agentrun.api.deps import ServicesDep, api_key_of
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
+from agentrun.services.metrics import CONTENT_TYPE
 from agentrun.store.db import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
@@ -74,18 +75,11 @@ def _migration_state(url: str) -> tuple[str | None, str | None]:
 
 @router.get("/metrics", operation_id="metrics", response_class=PlainTextResponse)
 async def metrics(request: Request, services: ServicesDep) -> PlainTextResponse:
-    """Prometheus text format: runs by status, queue depth, live workers, latency histograms.
+    """Prometheus text format: this process's counters and histograms, the store's gauges.
 
     With keys required: an admin key, or ``Authorization: Bearer <security.metrics_token>``."""
     await _require_operator(request, services)
     counts = await services.store.runs.counts_by_status()
     alive = await services.store.workers.alive(services.settings.dead_after_s)
-    gauges = [
-        ("agentrun_runs", "Runs by status.", {"status": status.value}, float(counts.get(status.value, 0)))
-        for status in RunStatus
-    ]
-    gauges.append(("agentrun_queue_depth", "Queued runs.", {}, float(counts.get("queued", 0))))
-    gauges.append(("agentrun_workers_alive", "Workers that heartbeated recently.", {}, float(len(alive))))
-    active = services.worker.active_count if services.worker else 0
-    gauges.append(("agentrun_worker_active_runs", "Runs executing in this process.", {}, float(active)))
-    return PlainTextResponse(services.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    services.metrics.set_store_gauges(counts, [status.value for status in RunStatus], len(alive))
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE)
