@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import anyio
 from pydantic import BaseModel
@@ -12,11 +12,13 @@ from pydantic import BaseModel
 from agentrun.client._base import (
     LONG_POLL_MARGIN_S,
     SYNC_READ_TIMEOUT,
+    AgentFields,
+    RunOptions,
+    agent_body,
     body,
-    idempotency_headers,
     params,
     path,
-    run_body,
+    run_request,
     sse_headers,
 )
 from agentrun.client._models import Agent, EventsPage, Page, Revision, Run, Thread, ThreadDetail
@@ -59,67 +61,13 @@ class _Resource:
 class AsyncAgents(_Resource):
     """Agents and their revisions."""
 
-    async def create(
-        self,
-        slug: str,
-        *,
-        model: str | None = None,
-        instructions: str | None = None,
-        tools: list[Mapping[str, Any]] | None = None,
-        input_schema: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        config: Mapping[str, Any] | None = None,
-        name: str | None = None,
-        description: str | None = None,
-        publish: bool | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> Agent:
+    async def create(self, slug: str, **fields: Unpack[AgentFields]) -> Agent:
         """Create an agent (revision 1, published unless ``publish=False``); 409 ``slug_taken`` if taken."""
-        payload = body(
-            extra_body,
-            slug=slug,
-            model=model,
-            instructions=instructions,
-            tools=tools,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            config=config,
-            name=name,
-            description=description,
-            publish=publish,
-        )
-        return await self._send(Agent, "POST", path("agents"), payload)
+        return await self._send(Agent, "POST", path("agents"), agent_body(slug, fields))
 
-    async def apply(
-        self,
-        slug: str,
-        *,
-        model: str | None = None,
-        instructions: str | None = None,
-        tools: list[Mapping[str, Any]] | None = None,
-        input_schema: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        config: Mapping[str, Any] | None = None,
-        name: str | None = None,
-        description: str | None = None,
-        publish: bool | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> Agent:
+    async def apply(self, slug: str, **fields: Unpack[AgentFields]) -> Agent:
         """Create or update the agent ``slug`` to this definition (``PUT``); a new revision only on change."""
-        payload = body(
-            extra_body,
-            slug=slug,
-            model=model,
-            instructions=instructions,
-            tools=tools,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            config=config,
-            name=name,
-            description=description,
-            publish=publish,
-        )
-        return await self._send(Agent, "PUT", path("agents", slug), payload)
+        return await self._send(Agent, "PUT", path("agents", slug), agent_body(slug, fields))
 
     def list(self, *, include_archived: bool = False, page_size: int | None = None) -> AsyncIterator[Agent]:
         """Every agent, fetching pages of ``page_size`` as the iteration goes."""
@@ -185,23 +133,7 @@ class AsyncRuns(_Resource):
     """Runs: start, wait, stream, list, cancel, read events."""
 
     async def create(
-        self,
-        agent: str,
-        prompt: str | None = None,
-        *,
-        input: Mapping[str, Any] | None = None,
-        messages: list[Mapping[str, Any]] | None = None,
-        revision: int | None = None,
-        thread_id: str | None = None,
-        multitask: str | None = None,
-        mode: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        durability: str | None = None,
-        webhook_url: str | None = None,
-        idempotency_key: str | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        self, agent: str, prompt: str | None = None, *, mode: str | None = None, **options: Unpack[RunOptions]
     ) -> Run:
         """Start a run. ``mode``: ``sync`` (server default; may come back unfinished), ``async``.
 
@@ -209,118 +141,39 @@ class AsyncRuns(_Resource):
         """
         if mode == "stream":
             raise ValueError("use runs.stream(...) for mode='stream'")
-        payload = run_body(
-            agent,
-            prompt=prompt,
-            input=input,
-            messages=messages,
-            revision=revision,
-            thread_id=thread_id,
-            multitask=multitask,
-            mode=mode,
-            config=config,
-            output_schema=output_schema,
-            metadata=metadata,
-            durability=durability,
-            webhook_url=webhook_url,
-            extra_body=extra_body,
-        )
+        payload, headers = run_request(agent, prompt, mode, options)
         read = SYNC_READ_TIMEOUT if mode in (None, "sync") else None
-        return await self._send(
-            Run,
-            "POST",
-            path("runs"),
-            payload,
-            headers=idempotency_headers(idempotency_key),
-            read_timeout=read,
-        )
+        return await self._send(Run, "POST", path("runs"), payload, headers=headers, read_timeout=read)
 
     async def run(
         self,
         agent: str,
         prompt: str | None = None,
         *,
-        input: Mapping[str, Any] | None = None,
-        messages: list[Mapping[str, Any]] | None = None,
-        revision: int | None = None,
-        thread_id: str | None = None,
-        multitask: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        durability: str | None = None,
-        webhook_url: str | None = None,
-        idempotency_key: str | None = None,
-        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        **options: Unpack[RunOptions],
     ) -> Run:
         """Run ``agent`` and return the finished run (``mode=sync``, then long polls if needed).
 
         ``timeout`` bounds the total wait in seconds; when it passes, the still-running run is returned.
         """
         started = time.monotonic()
-        run = await self.create(
-            agent,
-            prompt,
-            input=input,
-            messages=messages,
-            revision=revision,
-            thread_id=thread_id,
-            multitask=multitask,
-            mode="sync",
-            config=config,
-            output_schema=output_schema,
-            metadata=metadata,
-            durability=durability,
-            webhook_url=webhook_url,
-            idempotency_key=idempotency_key,
-            extra_body=extra_body,
-        )
+        run = await self.create(agent, prompt, mode="sync", **options)
         if run.is_terminal:
             return run
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         return await self.wait(run.id, timeout=remaining)
 
     async def stream(
-        self,
-        agent: str,
-        prompt: str | None = None,
-        *,
-        input: Mapping[str, Any] | None = None,
-        messages: list[Mapping[str, Any]] | None = None,
-        revision: int | None = None,
-        thread_id: str | None = None,
-        multitask: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        durability: str | None = None,
-        webhook_url: str | None = None,
-        idempotency_key: str | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        self, agent: str, prompt: str | None = None, **options: Unpack[RunOptions]
     ) -> AsyncRunStream:
         """Start a run with ``mode=stream``: yields its events live, then the final :class:`Run`.
 
         The request is sent now (errors such as an unknown agent raise here); iterate the result,
         ideally in a ``with`` block so an early ``break`` closes the connection.
         """
-        payload = run_body(
-            agent,
-            prompt=prompt,
-            input=input,
-            messages=messages,
-            revision=revision,
-            thread_id=thread_id,
-            multitask=multitask,
-            mode="stream",
-            config=config,
-            output_schema=output_schema,
-            metadata=metadata,
-            durability=durability,
-            webhook_url=webhook_url,
-            extra_body=extra_body,
-        )
-        headers = {**sse_headers(0), **idempotency_headers(idempotency_key)}
+        payload, idempotency = run_request(agent, prompt, "stream", options)
+        headers = {**sse_headers(0), **idempotency}
         response = await self._client._open_stream("POST", path("runs"), json=payload, headers=headers)
         return AsyncRunStream(self._client, response.headers.get("x-run-id"), 0, response, yield_run=True)
 

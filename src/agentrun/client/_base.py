@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 import httpx
@@ -102,44 +102,76 @@ def params(**fields: Any) -> dict[str, Any]:
     return out
 
 
-def run_body(
-    agent: str,
-    *,
-    prompt: str | None,
-    input: Mapping[str, Any] | None,
-    messages: list[Any] | None,
-    revision: int | None,
-    thread_id: str | None,
-    multitask: str | None,
-    mode: str | None,
-    config: Mapping[str, Any] | BaseModel | None,
-    output_schema: Mapping[str, Any] | None,
-    metadata: Mapping[str, Any] | None,
-    durability: str | None,
-    webhook_url: str | None,
-    extra_body: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    given = [
-        name for name, v in (("prompt", prompt), ("input", input), ("messages", messages)) if v is not None
-    ]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of prompt, input, messages (got {', '.join(given) or 'none'})")
-    return body(
-        extra_body,
-        agent=agent,
-        prompt=prompt,
-        input=input,
-        messages=messages,
-        revision=revision,
-        thread_id=thread_id,
-        multitask=multitask,
-        mode=mode,
-        config=config,
-        output_schema=output_schema,
-        metadata=metadata,
-        durability=durability,
-        webhook_url=webhook_url,
-    )
+class AgentFields(TypedDict, total=False):
+    """An agent's definition and settings, as ``agents.create`` and ``agents.apply`` take them.
+
+    Any left out (or None) is the server's default, or for ``apply`` the agent's current value.
+    """
+
+    model: str | None
+    instructions: str | None
+    tools: list[Mapping[str, Any]] | None
+    input_schema: Mapping[str, Any] | None
+    output_schema: Mapping[str, Any] | None
+    config: Mapping[str, Any] | None
+    sandbox: Mapping[str, Any] | None
+    name: str | None
+    description: str | None
+    max_concurrency: int | None
+    publish: bool | None
+    extra_body: Mapping[str, Any] | None  # fields this SDK does not know yet, sent as they are
+
+
+class RunOptions(TypedDict, total=False):
+    """How to start a run, besides its agent, prompt and mode (docs/api.md, ``POST /v1/runs``).
+
+    Give exactly one input: the ``prompt`` argument, ``input`` or ``messages``.
+    """
+
+    input: Mapping[str, Any] | None
+    messages: list[Mapping[str, Any]] | None
+    revision: int | None
+    thread_id: str | None
+    multitask: str | None
+    config: Mapping[str, Any] | None
+    output_schema: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None
+    durability: str | None
+    webhook_url: str | None
+    cached_workflow: Mapping[str, Any] | None
+    sandbox: bool | None
+    sandbox_id: str | None
+    idempotency_key: str | None  # sent as the Idempotency-Key header
+    extra_body: Mapping[str, Any] | None  # fields this SDK does not know yet, sent as they are
+
+
+def _known(fields: Mapping[str, Any], allowed: type, what: str) -> None:
+    unknown = sorted(set(fields) - set(allowed.__annotations__))
+    if unknown:
+        raise TypeError(f"{what} got unexpected keyword argument(s): {', '.join(unknown)}")
+
+
+def agent_body(slug: str, fields: AgentFields) -> dict[str, Any]:
+    _known(fields, AgentFields, "agents")
+    given = dict(fields)
+    extra_body = given.pop("extra_body", None)
+    return body(extra_body, slug=slug, **given)
+
+
+def run_request(
+    agent: str, prompt: str | None, mode: str | None, options: RunOptions
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The body and headers of ``POST /v1/runs``."""
+    _known(options, RunOptions, "runs")
+    given = dict(options)
+    extra_body = given.pop("extra_body", None)
+    idempotency_key = given.pop("idempotency_key", None)
+    inputs = {"prompt": prompt, "input": given.get("input"), "messages": given.get("messages")}
+    named = [name for name, value in inputs.items() if value is not None]
+    if len(named) != 1:
+        raise ValueError(f"give exactly one of prompt, input, messages (got {', '.join(named) or 'none'})")
+    payload = body(extra_body, agent=agent, prompt=prompt, mode=mode, **given)
+    return payload, idempotency_headers(idempotency_key)
 
 
 def idempotency_headers(idempotency_key: str | None) -> dict[str, str]:
