@@ -4,7 +4,6 @@ template and status)."""
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -13,12 +12,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentrun.logs import ACCESS_LOGGER, request_id_var
+
 HEADER = b"x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # no spaces/newlines: safe to echo and to log
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "agentrun_request_id", default=None
-)
+ACCESS = logging.getLogger(ACCESS_LOGGER)
 
 
 class RequestIdFilter(logging.Filter):
@@ -73,4 +72,16 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
     services = getattr(getattr(app, "state", None), "services", None)
     if services is None:
         return
-    services.metrics.on_http_request(scope.get("method", "GET"), route_of(scope), status, seconds)
+    method, route = scope.get("method", "GET"), route_of(scope)
+    services.metrics.on_http_request(method, route, status, seconds)
+    if services.settings.observability.access_log:
+        # The path without its query string (it may carry a token); the route template too.
+        path = scope.get("path", "")
+        ACCESS.info(
+            "%s %s %d %.1fms",
+            method,
+            path,
+            status,
+            seconds * 1000,
+            extra={"method": method, "path": path, "route": route, "status": status, "duration_ms": round(seconds * 1000, 3)},
+        )

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from collections.abc import Coroutine
 from typing import Any
 
+from agentrun.logs import configure as configure_logs
 from agentrun.settings import Settings
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("mcp").setLevel(logging.WARNING)  # "session manager started" is not news
+    configure_logs(settings.log_level, settings.observability.log_format)
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -43,6 +39,8 @@ def run_server(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through ours (agentrun/logs.py)
+        access_log=False,  # ours: observability.access_log, with the request id and route
         loop="uvloop",
         # httptools plus a request-head size limit and a header-read timeout, which neither of
         # uvicorn's protocols has as such (see api/http_protocol.py for the evidence).

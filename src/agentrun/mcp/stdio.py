@@ -14,7 +14,6 @@ key notice, logs) goes to stderr.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 
+from agentrun.logs import configure as configure_logs
 from agentrun.mcp.server import Caller, build_server
 from agentrun.services.container import open_services
 from agentrun.services.keys import DEFAULT_PROJECT
@@ -54,12 +54,7 @@ async def serve(settings: Settings, project_id: str = DEFAULT_PROJECT) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of ``agentrun mcp``: serve the tools over stdio. Blocks."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logs(settings.log_level, settings.observability.log_format, stream=sys.stderr)  # stdout is MCP's
     anyio.run(serve, settings)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import AgentCreate
 from agentrun.engine.durable import DurableEngine
+from agentrun.logs import adopt_library_loggers
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.keys import DEFAULT_PROJECT, KeyService
@@ -87,6 +88,7 @@ async def open_services(settings: Settings) -> Services:
         worker.register()
         webhooks.register(engine, executor_id)  # delivery workflows, declared before launch
         engine.launch()
+        adopt_library_loggers()  # DBOS installed its own console handler: ours formats its lines
         await worker.start()
         await webhooks.start()
         store.runs.on_deliveries = webhooks.poke  # send a finished run's webhooks now, not at the next poll

@@ -28,6 +28,7 @@ from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.models import AgentDefinition, Durability, Run, RunError, Usage
 from agentrun.domain.status import RunStatus
 from agentrun.engine.durable import CANCELLED_ERRORS, DurableEngine
+from agentrun.logs import run_id_var
 from agentrun.runtime.agent import (
     RunDeps,
     build_agent,
@@ -294,6 +295,7 @@ class Worker:
         """The body of one run (the DBOS workflow for ``steps``, a plain task for ``exit``)."""
         task = asyncio.current_task()
         assert task is not None
+        run_log = run_id_var.set(run_id)  # on every log line of this run (agentrun/logs.py)
         stale = self._active.get(run_id)
         if stale is not None and stale is not task:
             # A second execution of a run this process already executes (its worker was wrongly
@@ -331,6 +333,7 @@ class Worker:
                 self._sinks.pop(run_id, None)
                 self._workflow_ids.pop(run_id, None)
             self._wake.set()
+            run_id_var.reset(run_log)
 
     async def _run(self, run_id: str) -> None:
         run = await self._store.runs.get(run_id)
