@@ -312,6 +312,29 @@ async def test_resume_a_dropped_stream_with_last_event_id(live: Live) -> None:
     assert [p.data["type"] for p in rest if p.event == "custom"][-1] == "run.completed"
     assert rest[-1].event == "values" and rest[-1].data["messages"][-1]["content"].startswith(OFFLINE)
 
+    # A stateless run resumes at the Location its stream named (where the SDK reconnects by itself).
+    async with live.client(live.acme) as client:
+        seen, headers = [], {}
+        body = {"assistant_id": slug, "input": said("no thread"), "stream_mode": "custom"}
+        stream = client.http.stream(
+            "/runs/stream", "POST", json=body, on_response=lambda r: headers.update(r.headers)
+        )
+        async for part in stream:
+            seen.append(part)
+            if part.event == "custom":
+                break
+        await stream.aclose()
+        location = headers["location"]
+        assert location == f"/runs/{seen[0].data['run_id']}/stream"
+        tail = [
+            p
+            async for p in client.http.stream(
+                location, "GET", params={"stream_mode": "custom"}, headers={"Last-Event-ID": seen[-1].id}
+            )
+        ]
+    seqs = [p.data["seq"] for p in tail if p.event == "custom"]
+    assert seqs[0] == int(seen[-1].id) + 1 and tail[-1].data["type"] == "run.completed"
+
     # Without Last-Event-ID the stream of a finished run replays it from the start.
     async with live.client(live.acme) as client:
         replay = [p async for p in client.runs.join_stream(thread_id, run_id, stream_mode="custom")]

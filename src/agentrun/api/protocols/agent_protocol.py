@@ -254,7 +254,10 @@ def _locations(run: Run, tail: str) -> dict[str, str]:
     """``Content-Location`` (the SDK's ``on_run_created``) and, for thread runs, the ``Location``
     it reconnects to; both relative to the base URL, as the SDK resolves them."""
     if run.thread_id is None:
-        return {"Content-Location": f"/runs/{run.id}"}
+        found = {"Content-Location": f"/runs/{run.id}"}
+        if tail == "stream":
+            found["Location"] = f"/runs/{run.id}/stream"
+        return found
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     return {"Content-Location": base, "Location": f"{base}/{tail}"}
 
@@ -617,6 +620,27 @@ async def thread_run_join_stream(
     return _stream_response(services, project, run, modes, _after(last_event_id), cancel_on_disconnect)
 
 
+@router.get(
+    "/runs/{run_id}/stream",
+    operation_id="lg_run_join_stream_stateless",
+    summary="Stream a stateless run (from the start, or after Last-Event-ID)",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def run_join_stream(
+    run_id: str,
+    services: ServicesDep,
+    project: ProjectDep,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    cancel_on_disconnect: bool = False,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    run = await services.runs.get(project, run_id)
+    if run.thread_id is not None:  # a thread's run streams under its thread
+        raise not_found("run", run_id)
+    modes = _modes(stream_mode or shape.recorded(run).get("stream_mode") or ["values"])
+    return _stream_response(services, project, run, modes, _after(last_event_id), cancel_on_disconnect)
+
+
 @router.post(
     "/threads/{thread_id}/runs/{run_id}/cancel",
     operation_id="lg_run_cancel",
@@ -685,13 +709,12 @@ def _unsupported(operation: str, why: str):  # type: ignore[no-untyped-def]
 
 
 for _path, _methods, _operation, _why in _UNSUPPORTED:
-    router.add_api_route(
-        _path,
-        _unsupported(_operation, _why),
-        methods=_methods,
-        operation_id="lg_unsupported_"
-        + _path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
-        + "_"
-        + "_".join(m.lower() for m in _methods),
-        summary=f"{_operation}: not supported (400 not_supported)",
-    )
+    for _method in _methods:  # one operation per method: operation ids are unique
+        _slug = _path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+        router.add_api_route(
+            _path,
+            _unsupported(_operation, _why),
+            methods=[_method],
+            operation_id=f"lg_unsupported_{_slug}_{_method.lower()}",
+            summary=f"{_operation}: not supported (400 not_supported)",
+        )
