@@ -41,6 +41,12 @@ class RequestId:
         rid = given if _SANE.match(given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
+        services = _services(scope)
+        span = (
+            services.tracing.start_request(scope.get("method", "GET"), scope.get("path", ""), _headers(scope))
+            if services is not None and services.tracing.tracer is not None  # off: no work at all
+            else None
+        )
         status = 500  # no answer started: the server failed it
 
         async def send_with_id(message: Message) -> None:
@@ -55,9 +61,20 @@ class RequestId:
             await self.app(scope, receive, send_with_id)
         finally:
             try:
-                _observe(scope, status, time.perf_counter() - started)
+                if span is not None:
+                    services.tracing.end_request(span, route_of(scope), status, rid)
+                _observe(services, scope, status, time.perf_counter() - started)
             finally:
                 request_id_var.reset(token)
+
+
+def _services(scope: Scope) -> Any:
+    """The app's services once its lifespan started them (None before, or for a bare ASGI app)."""
+    return getattr(getattr(scope.get("app"), "state", None), "services", None)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
 
 
 def route_of(scope: Scope) -> str:
@@ -67,9 +84,7 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) and path else "unmatched"
 
 
-def _observe(scope: Scope, status: int, seconds: float) -> None:
-    app = scope.get("app")
-    services = getattr(getattr(app, "state", None), "services", None)
+def _observe(services: Any, scope: Scope, status: int, seconds: float) -> None:
     if services is None:
         return
     method, route = scope.get("method", "GET"), route_of(scope)

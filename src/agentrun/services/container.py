@@ -15,6 +15,7 @@ from agentrun.services.keys import DEFAULT_PROJECT, KeyService
 from agentrun.services.metrics import Metrics
 from agentrun.services.runs import RunService
 from agentrun.services.sandboxes import SandboxService
+from agentrun.services.telemetry import Tracing, build_tracing
 from agentrun.services.threads import ThreadService
 from agentrun.services.tool_policy import ToolPolicy
 from agentrun.services.webhooks import WebhookService
@@ -50,6 +51,7 @@ class Services:
     listener: PgListener | None = None
     metrics: Metrics = field(default_factory=Metrics)
     webhooks: WebhookService | None = None  # set by open_services
+    tracing: Tracing = field(default_factory=Tracing)
 
     async def close(self) -> None:
         if self.listener is not None:
@@ -61,6 +63,7 @@ class Services:
         if self.engine is not None:
             self.engine.destroy()
         await self.store.close()
+        self.tracing.close()
 
 
 async def open_services(settings: Settings) -> Services:
@@ -77,6 +80,8 @@ async def open_services(settings: Settings) -> Services:
     webhooks = WebhookService(store, settings)
     worker = engine = None
     metrics = Metrics(settings.observability.prices)
+    tracing = build_tracing(settings)  # off unless asked: every hook then tests one None
+    runs.tracing = tracing
     webhooks.metrics = metrics
     if settings.run_worker:
         executor_id = settings.resolved_executor_id()
@@ -84,6 +89,7 @@ async def open_services(settings: Settings) -> Services:
             system_database_url=settings.dbos_url, executor_id=executor_id, app_version=settings.app_version
         )
         worker = Worker(store, engine, bus, settings, executor_id, metrics, tools, sandboxes)
+        worker.tracing = tracing
         metrics.watch_worker(executor_id, lambda: worker.active_count if worker is not None else 0)
         worker.register()
         webhooks.register(engine, executor_id)  # delivery workflows, declared before launch
@@ -97,6 +103,7 @@ async def open_services(settings: Settings) -> Services:
         settings, store, bus, agents, runs, threads, keys, sandboxes, worker, engine, metrics=metrics
     )
     services.webhooks = webhooks
+    services.tracing = tracing
     if store.dialect == "postgresql":
 
         def on_run(payload: str) -> None:

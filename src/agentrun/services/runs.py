@@ -30,6 +30,7 @@ class Dispatcher(Protocol):
     """What the run service needs of whoever executes runs (the worker, or nothing on API nodes)."""
 
     def poke(self) -> None: ...
+from agentrun.services.telemetry import Tracing
 
     async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None: ...
 
@@ -85,6 +86,7 @@ class RunService:
         *,
         create_thread: bool = False,
     ) -> tuple[Run, bool]:
+        self.tracing = Tracing()  # the container's when tracing is on: runs carry their traceparent
         """Create a queued run; returns (run, created). An idempotent replay returns the first run."""
         digest = request_hash(body)
         if idempotency_key:
@@ -145,7 +147,12 @@ class RunService:
         }
         queued = NewEvent(
             EventType.run_queued,
-            data={"agent": agent.slug, "revision": revision_number, "thread_id": body.thread_id},
+            data={
+                "agent": agent.slug,
+                "revision": revision_number,
+                "thread_id": body.thread_id,
+                **self.tracing.carried(),  # the create request's span: the run's trace parent
+            },
         )
         try:
             run = await self._store.runs.insert(

@@ -47,7 +47,7 @@ from agentrun.services.caretaker import Caretaker
 from agentrun.services.emitter import RunEmitter, RunFenced
 from agentrun.services.metrics import Metrics
 from agentrun.services.sandboxes import SandboxService
-from agentrun.services.telemetry import ObservedModel, observed_tool_call
+from agentrun.services.telemetry import ObservedModel, Tracing, observed_tool_call
 from agentrun.services.tool_policy import ToolPolicy
 from agentrun.settings import Settings
 from agentrun.store.runs import NewEvent
@@ -95,6 +95,7 @@ class Worker:
         self._last_cancel_check = 0.0
         self.caretaker = Caretaker(
             store, engine, bus, settings, executor_id, self._finish_error, self._sandboxes
+        self.tracing = Tracing()  # the container's when tracing is on (services/telemetry.py)
         )
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -307,7 +308,8 @@ class Worker:
         if workflow_id is not None:
             self._workflow_ids[run_id] = workflow_id
         try:
-            await self._run(run_id)
+            async with self.tracing.run_span(self._store, run_id):
+                await self._run(run_id)
         except asyncio.CancelledError:
             reason = self._stopping.get(run_id)
             if reason is None:
@@ -463,7 +465,7 @@ class Worker:
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
                 definition,
-                MeteredModel(ReplayModel(ObservedModel(resolved.model, self._metrics, run.agent_slug, resolved.name))),
+                MeteredModel(ReplayModel(ObservedModel(resolved.model, self._metrics, run.agent_slug, resolved.name, self.tracing))),
                 name=name,
                 toolsets=self._toolsets(definition, sandboxed),
                 capabilities=capabilities,
@@ -483,7 +485,9 @@ class Worker:
         return wrap_function_toolsets(toolsets, self._timed_tool_call)
 
     async def _timed_tool_call(self, name: str, call: Any) -> Any:
-        return await observed_tool_call(self._metrics, name, lambda: self._engine.call_tool(name, call))
+        return await observed_tool_call(
+            self._metrics, name, lambda: self._engine.call_tool(name, call), self.tracing
+        )
 
     async def _finish_error(self, run_id: str, status: RunStatus, code: str, message: str) -> None:
         event_type = {
