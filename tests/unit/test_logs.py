@@ -48,8 +48,8 @@ def test_json_lines_for_ours_and_the_libraries_with_context_ids(configured) -> N
     run_token = logs.run_id_var.set("run_abc")
     try:
         logging.getLogger("agentrun.services.worker").info("ours")
-        dbos.warning("theirs")
-        logging.getLogger("uvicorn.error").warning("server said %s", "hi")
+        dbos.error("theirs")  # DBOS sets its logger to ERROR when it starts (engine/durable.py)
+        logging.getLogger("uvicorn.error").error("server said %s", "hi")
     finally:
         logs.run_id_var.reset(run_token)
         logs.request_id_var.reset(request_token)

@@ -19,6 +19,7 @@ from agentrun.runtime.providers import check_model_shape, is_test_model
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.sandboxes import SandboxService
+from agentrun.services.telemetry import Tracing
 from agentrun.services.webhooks import check_webhook_url
 from agentrun.settings import Settings
 from agentrun.store.common import new_id, now
@@ -30,7 +31,6 @@ class Dispatcher(Protocol):
     """What the run service needs of whoever executes runs (the worker, or nothing on API nodes)."""
 
     def poke(self) -> None: ...
-from agentrun.services.telemetry import Tracing
 
     async def stop_run(self, run_id: str, reason: str = "cancelled by request") -> None: ...
 
@@ -75,6 +75,7 @@ class RunService:
         self._settings = settings
         self.dispatcher: Dispatcher = NoDispatcher()
         self._queued: dict[str, tuple[int, float]] = {}  # project -> (queued count, when counted)
+        self.tracing = Tracing()  # the container's when tracing is on: runs carry their traceparent
 
     # --- create ---------------------------------------------------------------------------
 
@@ -86,7 +87,6 @@ class RunService:
         *,
         create_thread: bool = False,
     ) -> tuple[Run, bool]:
-        self.tracing = Tracing()  # the container's when tracing is on: runs carry their traceparent
         """Create a queued run; returns (run, created). An idempotent replay returns the first run."""
         digest = request_hash(body)
         if idempotency_key:

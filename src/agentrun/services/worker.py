@@ -91,11 +91,11 @@ class Worker:
         self._heartbeat_stop = threading.Event()
         self._closing = False
         self._metrics = metrics or Metrics()
+        self.tracing = Tracing()  # the container's when tracing is on (services/telemetry.py)
         self._last_retention = 0.0
         self._last_cancel_check = 0.0
         self.caretaker = Caretaker(
             store, engine, bus, settings, executor_id, self._finish_error, self._sandboxes
-        self.tracing = Tracing()  # the container's when tracing is on (services/telemetry.py)
         )
 
     # --- lifecycle ------------------------------------------------------------------------
