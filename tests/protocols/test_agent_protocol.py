@@ -152,6 +152,17 @@ async def test_assistants_are_the_projects_agents(live: Live) -> None:
             await anonymous.assistants.search()
 
 
+async def test_an_agent_with_an_input_schema_takes_the_input_object(live: Live) -> None:
+    schema = {"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}
+    slug = live.agent(live.acme, input_schema=schema)["slug"]
+    async with live.client(live.acme) as client:
+        state = await client.runs.wait(None, slug, input={"prompt": "hi"})  # LangGraph's own shape
+        assert state["messages"][0]["content"] == '{"prompt": "hi"}'
+        assert state["messages"][-1]["type"] == "ai"
+        status, code, _ = await refused(client.runs.wait(None, slug, input={"prompt": 3}))
+        assert (status, code) == (422, "input_invalid")
+
+
 # --- runs: wait, stream, join, cancel -----------------------------------------------------------
 
 

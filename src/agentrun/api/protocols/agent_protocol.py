@@ -26,7 +26,17 @@ from agentrun.api.protocols._agent_protocol_shape import NotSupported
 from agentrun.api.sse import HEARTBEAT, sse_response
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.events import TERMINAL_EVENTS
-from agentrun.domain.models import Agent, ChatMessage, Durability, Multitask, Run, RunCreate, RunMode, Thread
+from agentrun.domain.models import (
+    Agent,
+    AgentDefinition,
+    ChatMessage,
+    Durability,
+    Multitask,
+    Run,
+    RunCreate,
+    RunMode,
+    Thread,
+)
 from agentrun.domain.status import RunStatus
 from agentrun.services import compat
 from agentrun.services.container import Services
@@ -162,13 +172,13 @@ def _messages(raw: Any) -> list[ChatMessage]:
     return out
 
 
-def _content(agent: Agent, body: RunBody, thread_id: str | None) -> dict[str, Any]:
+def _content(definition: AgentDefinition, body: RunBody, thread_id: str | None) -> dict[str, Any]:
     """The run's ``prompt`` / ``messages`` / ``input`` from the Agent Protocol ``input``."""
     if body.command is not None:
         raise NotSupported("command", "command (resume, goto, update): runs never wait on an interrupt")
     if body.input is None:
         raise AgentrunError(ErrorCode.validation_error, "input: required.", {"field": "input"})
-    if agent.definition.input_schema:
+    if definition.input_schema:
         return {"input": body.input}  # the agent's schema decides (422 input_invalid otherwise)
     if set(body.input) != {"messages"}:
         raise AgentrunError(
@@ -209,7 +219,9 @@ def _refuse_unmapped(body: RunBody) -> None:
 async def _start(
     services: Services, project: str, body: RunBody, thread_id: str | None, mode: RunMode, modes: list[str]
 ) -> Run:
-    agent = await services.agents.get(project, body.assistant_id)  # 404 agent_not_found
+    # The published revision the run executes (404 agent_not_found; 409 if archived/unpublished):
+    # its definition decides how `input` maps; two queries, not the full Agent's five.
+    agent, revision, definition = await services.agents.for_run(project, body.assistant_id, None)
     _refuse_unmapped(body)
     strategy = body.multitask_strategy or "enqueue"
     recorded = {"multitask_strategy": strategy, "stream_mode": modes}
@@ -219,13 +231,14 @@ async def _start(
         recorded["context"] = body.context
     create = RunCreate(
         agent=agent.id,
+        revision=revision,
         thread_id=thread_id,
         mode=mode,
         multitask=MULTITASK[strategy],
         metadata={**(body.metadata or {}), shape.META_KEY: recorded},
         webhook_url=body.webhook,
         durability=Durability.exit if body.durability == "exit" else None,
-        **_content(agent, body, thread_id),
+        **_content(definition, body, thread_id),
     )
     run, _ = await services.runs.create(project, create, create_thread=body.if_not_exists == "create")
     return run
