@@ -67,7 +67,7 @@ class ClientConfig:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before reconnect ``attempt`` (1, 2, ...): exponential, capped at 5 s."""
-        return min(self.stream_backoff_s * (2 ** (attempt - 1)), 5.0)
+        return min(self.stream_backoff_s * 2.0 ** (attempt - 1), 5.0)
 
 
 def path(*parts: str | int) -> str:
@@ -153,7 +153,7 @@ def _known(fields: Mapping[str, Any], allowed: type, what: str) -> None:
 
 def agent_body(slug: str, fields: AgentFields) -> dict[str, Any]:
     _known(fields, AgentFields, "agents")
-    given = dict(fields)
+    given: dict[str, Any] = dict(fields)
     extra_body = given.pop("extra_body", None)
     return body(extra_body, slug=slug, **given)
 
@@ -163,7 +163,7 @@ def run_request(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The body and headers of ``POST /v1/runs``."""
     _known(options, RunOptions, "runs")
-    given = dict(options)
+    given: dict[str, Any] = dict(options)
     extra_body = given.pop("extra_body", None)
     idempotency_key = given.pop("idempotency_key", None)
     inputs = {"prompt": prompt, "input": given.get("input"), "messages": given.get("messages")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import anyio
 import httpx
@@ -149,7 +149,7 @@ class _SyncStream(Generic[_Item]):
         return self
 
     def __next__(self) -> _Item:
-        return next(self._iterator)
+        return cast(_Item, next(self._iterator))
 
     def close(self) -> None:
         self._iterator.close()
@@ -261,7 +261,7 @@ class _AsyncStream(Generic[_Item]):
         return self
 
     async def __anext__(self) -> _Item:
-        return await self._iterator.__anext__()
+        return cast(_Item, await self._iterator.__anext__())
 
     async def aclose(self) -> None:
         await self._iterator.aclose()
