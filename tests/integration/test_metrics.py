@@ -96,6 +96,10 @@ async def test_counters_move_by_exactly_the_runs_made(api, scripted) -> None:  #
     assert moved("agentrun_cost_usd_total", agent="metered", model=MODEL) == pytest.approx(
         (used_in * 2.0 + used_out * 10.0) / 1_000_000
     )
+    # Each run's usage carries its cost at the same prices, also the failed one's.
+    for r in [*runs, failed.json()]:
+        u = r["usage"]
+        assert u["cost_usd"] == pytest.approx((u["input_tokens"] * 2.0 + u["output_tokens"] * 10.0) / 1e6)
     # HTTP requests by route template, not raw path.
     assert _sum(after, "agentrun_http_requests_total", method="POST", route="/v1/runs") - _sum(
         before, "agentrun_http_requests_total", method="POST", route="/v1/runs"
@@ -106,6 +110,13 @@ async def test_counters_move_by_exactly_the_runs_made(api, scripted) -> None:  #
     )
     assert _value(after, "agentrun_queue_depth") == 0
     assert _value(after, "agentrun_runs", status="completed") >= 3
+
+
+async def test_unpriced_models_have_no_cost(api) -> None:  # type: ignore[no-untyped-def]
+    run = (await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "hi"})).json()
+    assert run["usage"]["input_tokens"] > 0 and run["usage"]["cost_usd"] is None
+    samples = await _samples(api)
+    assert _sum(samples, "agentrun_cost_usd_total", agent="demo") == 0
 
 
 async def test_http_routes_are_templates(api) -> None:  # type: ignore[no-untyped-def]

@@ -67,6 +67,7 @@ class Usage(_Model):
     output_tokens: int = 0
     requests: int = 0
     tool_calls: int = 0
+    cost_usd: float | None = None
 
     @property
     def total_tokens(self) -> int:

@@ -261,6 +261,9 @@ class Usage(BaseModel):
     output_tokens: int = 0
     requests: int = 0
     tool_calls: int = 0
+    cost_usd: float | None = Field(
+        None, description="The tokens' cost at the server's configured model prices; null when unpriced."
+    )
 
     @property
     def total_tokens(self) -> int:

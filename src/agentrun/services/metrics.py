@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from agentrun.domain.models import Run
+    from agentrun.domain.models import Run, Usage
     from agentrun.settings import ModelPrice
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -148,6 +148,11 @@ class Metrics:
         if cost:
             self.cost.labels(agent, model).inc(cost)
         return cost
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        """``usage`` with its ``cost_usd`` at the configured price of ``model`` (unchanged if unpriced)."""
+        cost = cost_usd(self.prices, model, usage.input_tokens, usage.output_tokens)
+        return usage if cost is None else usage.model_copy(update={"cost_usd": round(cost, 8)})
 
     def on_tool_call(self, tool: str, seconds: float, ok: bool) -> None:
         self.tool_calls.labels(tool, "ok" if ok else "error").inc()

@@ -425,6 +425,7 @@ class Worker:
             tool_calls=usage.tool_calls,
         )
         before = [] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())]
+        total = self._metrics.priced(run.model, total)  # cost at observability.prices, if any
         if run.cached_workflow is not None:
             summary = summarize(len(run.cached_workflow.steps), result.new_messages())
             before.insert(0, _replay_event(summary))
@@ -502,6 +503,8 @@ class Worker:
         before: list[NewEvent] = []
         if sink is not None and usage is not None and usage != sink.usage:
             before.append(NewEvent(EventType.usage, data=usage.model_dump()))
+        if usage is not None and self._metrics.prices:  # a stopped run's tokens cost too
+            usage = self._metrics.priced((await self._store.runs.get(run_id)).model, usage)
         done = await self._store.runs.finish(
             run_id,
             status,
