@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from agentrun.domain.errors import AgentrunError, ErrorCode, not_found
 from agentrun.domain.models import Agent, AgentDefinition, Page, Revision
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
-from agentrun.store.tables import AgentRow, ProjectRow, RevisionRow
+from agentrun.store.tables import AgentRow, ProjectRow, RevisionRow, table_of
 
-agents_t = AgentRow.__table__
-revisions_t = RevisionRow.__table__
-projects_t = ProjectRow.__table__
+agents_t = table_of(AgentRow)
+revisions_t = table_of(RevisionRow)
+projects_t = table_of(ProjectRow)
 
 
 def _agent(row: Any, definition: dict[str, Any]) -> Agent:

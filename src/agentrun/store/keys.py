@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agentrun.domain.errors import not_found
 from agentrun.domain.models import ApiKey
 from agentrun.store.common import aware, new_id, now, whole
-from agentrun.store.tables import ApiKeyRow, ProjectRow
+from agentrun.store.tables import ApiKeyRow, ProjectRow, table_of
 
-keys_t = ApiKeyRow.__table__
-projects_t = ProjectRow.__table__
+keys_t = table_of(ApiKeyRow)
+projects_t = table_of(ProjectRow)
 
 
 def _key(row: Any) -> ApiKey:

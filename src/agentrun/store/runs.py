@@ -37,12 +37,12 @@ from agentrun.domain.status import ACTIVE, RunStatus, sources_for
 from agentrun.store import webhooks
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
-from agentrun.store.tables import AgentRow, EventRow, RunRow, ThreadRow
+from agentrun.store.tables import AgentRow, EventRow, RunRow, ThreadRow, table_of
 
-runs_t = RunRow.__table__
-events_t = EventRow.__table__
-threads_t = ThreadRow.__table__
-agents_t = AgentRow.__table__
+runs_t = table_of(RunRow)
+events_t = table_of(EventRow)
+threads_t = table_of(ThreadRow)
+agents_t = table_of(AgentRow)
 _ACTIVE = [s.value for s in ACTIVE]
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import Page, Sandbox
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
-from agentrun.store.tables import SandboxRow
+from agentrun.store.tables import SandboxRow, table_of
 
-sandboxes_t = SandboxRow.__table__
+sandboxes_t = table_of(SandboxRow)
 _PUBLIC = [c for c in sandboxes_t.c if c.name != "archive"]
 
 

@@ -20,6 +20,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, Any: JSONType}
 
 
+def table_of(row: type[Base]) -> sa.Table:
+    """The Core table of a mapped row class, for the repositories' statements.
+
+    ``__table__`` is typed as a FromClause, which has no insert/update/delete to a type checker.
+    """
+    table = row.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

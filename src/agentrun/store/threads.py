@@ -11,11 +11,11 @@ from agentrun.domain.errors import not_found
 from agentrun.domain.models import Page, Thread
 from agentrun.domain.status import ACTIVE, RunStatus
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
-from agentrun.store.tables import EventRow, RunRow, ThreadRow
+from agentrun.store.tables import EventRow, RunRow, ThreadRow, table_of
 
-threads_t = ThreadRow.__table__
-runs_t = RunRow.__table__
-events_t = EventRow.__table__
+threads_t = table_of(ThreadRow)
+runs_t = table_of(RunRow)
+events_t = table_of(EventRow)
 
 
 # A run is the thread's active run from the moment it is queued until it finishes: runs of a

@@ -26,13 +26,14 @@ from agentrun.store.tables import (
     WebhookDeliveryRow,
     WebhookEndpointRow,
     WebhookSecretRow,
+    table_of,
 )
 
-endpoints_t = WebhookEndpointRow.__table__
-secrets_t = WebhookSecretRow.__table__
-deliveries_t = WebhookDeliveryRow.__table__
-attempts_t = WebhookAttemptRow.__table__
-runs_t = RunRow.__table__
+endpoints_t = table_of(WebhookEndpointRow)
+secrets_t = table_of(WebhookSecretRow)
+deliveries_t = table_of(WebhookDeliveryRow)
+attempts_t = table_of(WebhookAttemptRow)
+runs_t = table_of(RunRow)
 
 WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "run.timed_out"]
 WEBHOOK_EVENTS: tuple[str, ...] = ("run.completed", "run.failed", "run.cancelled", "run.timed_out")

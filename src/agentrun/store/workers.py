@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.domain.status import ACTIVE
 from agentrun.store.common import now, whole
-from agentrun.store.tables import RunRow, WorkerRow
+from agentrun.store.tables import RunRow, WorkerRow, table_of
 
-workers_t = WorkerRow.__table__
-runs_t = RunRow.__table__
+workers_t = table_of(WorkerRow)
+runs_t = table_of(RunRow)
 
 
 class HeartbeatWriter:
