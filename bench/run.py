@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """agentrun benchmark: scenarios A-D against agentrun and two baselines measured in the same run.
 
-    python bench/run.py [--only baseline,langgraph,agentrun] [--durability exit,steps] [--quick]
+    python bench/run.py [--only baseline,langgraph,agentrun,agentrun-lg] [--durability exit,steps] [--quick]
 
 Targets (each started as a subprocess on a free 127.0.0.1 port, one at a time, stopped after):
 
@@ -10,7 +10,9 @@ Targets (each started as a subprocess on a free 127.0.0.1 port, one at a time, s
 - ``langgraph``: ``langgraph dev`` (in-memory runtime) serving ``bench/langgraph_app/``, installed
   into ``bench/.venv-langgraph`` on first use;
 - ``agentrun``: ``python -m agentrun.cli.main serve``, once per ``--durability`` value, each on a
-  fresh data dir.
+  fresh data dir;
+- ``agentrun-lg`` (only when named): the same server (durability exit) driven through its Agent
+  Protocol surface (``/lg``) with the requests the ``langgraph`` target gets.
 
 Scenarios (instant model unless said otherwise):
 
@@ -541,6 +543,54 @@ class Agentrun(Target):
 
     def cleanup(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class AgentrunLG(Agentrun):
+    """agentrun through its Agent Protocol surface (``/lg``): the requests the LangGraph target
+    gets, path for path and body for body (the agents take LangGraph's ``{"prompt": ...}`` input
+    through an ``input_schema``), so agentrun and ``langgraph dev`` compare request for request."""
+
+    INPUT = {"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}
+
+    def __init__(self) -> None:
+        super().__init__("exit")
+        self.label = "agentrun-lg"
+
+    async def setup(self, c: LoadClient) -> None:
+        for slug, model in (("bench-instant", "test"), ("bench-sleep", "test:sleep-1000")):
+            body = {
+                "slug": slug,
+                "model": model,
+                "instructions": "",
+                "publish": True,
+                "input_schema": self.INPUT,
+            }
+            _expect(await c.put(f"/v1/agents/{slug}", body), 200, 201)
+
+    @staticmethod
+    def _lg_body(agent: str) -> dict:
+        return {"assistant_id": agent, "input": {"prompt": "hi"}}
+
+    @staticmethod
+    def _check(body: dict) -> None:
+        if "__error__" in body or body.get("messages", [{}])[-1].get("type") != "ai":
+            raise RunFailed(f"unexpected output {body!r:.200}")
+
+    async def sync_run(self, c: LoadClient) -> None:
+        self._check(_expect(await c.post("/lg/runs/wait", self._lg_body("bench-instant")), 200))
+
+    async def create(self, c: LoadClient, *, sleep: bool) -> Any:
+        thread_id = str(uuid.uuid4())
+        body = {**self._lg_body("bench-sleep" if sleep else "bench-instant"), "if_not_exists": "create"}
+        run = _expect(await c.post(f"/lg/threads/{thread_id}/runs", body), 200)
+        return thread_id, run["run_id"]
+
+    async def wait(self, c: LoadClient, handle: Any, deadline: float) -> None:
+        thread_id, run_id = handle
+        self._check(_expect(await c.get(f"/lg/threads/{thread_id}/runs/{run_id}/join"), 200))
+
+    async def stream(self, c: LoadClient) -> Response:
+        return await c.post("/lg/runs/stream", self._lg_body("bench-instant"), sse=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1086,6 +1136,8 @@ async def main_async(args: argparse.Namespace) -> int:
         targets.append(LangGraph(args.langgraph_jobs))
     if "agentrun" in only:
         targets += [Agentrun(d) for d in durabilities]
+    if "agentrun-lg" in only:
+        targets.append(AgentrunLG())
     results = []
     started = dt.datetime.now(dt.UTC)
     for t in targets:
@@ -1121,7 +1173,8 @@ def main() -> int:
     p.add_argument(
         "--only",
         default="baseline,langgraph,agentrun",
-        help="comma-separated targets: baseline, langgraph, agentrun",
+        help="comma-separated targets: baseline, langgraph, agentrun, agentrun-lg (the Agent Protocol "
+        "surface, durability exit; not in the default)",
     )
     p.add_argument("--durability", default="exit,steps", help="agentrun durability modes to run: exit, steps")
     p.add_argument("--quick", action="store_true", help="smaller counts (200 runs instead of 1000)")
