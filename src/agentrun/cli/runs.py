@@ -23,6 +23,7 @@ from agentrun.cli._app import (
     print_json,
 )
 from agentrun.cli._render import LiveRenderer, duration, log_line, runs_table, status_text, usage_text, when
+from agentrun.cli._steps import cost_text, run_steps, steps_lines
 from agentrun.client import Client, ConflictError, Run
 
 app = typer.Typer(cls=Group, help="List, inspect, follow and cancel runs.", no_args_is_help=True)
@@ -200,8 +201,15 @@ def show_run(
     ]
     if run.error is not None:
         rows.append(("error", f"[red]{escape(run.error.code)}: {escape(run.error.message)}[/red]"))
+    if (cost := cost_text(run.usage.cost_usd)) is not None:
+        rows.append(("cost", cost))
     for key, value in rows:
         out.print(f"[bold]{key:>10}[/bold]  {value}")
+    steps = run_steps(_pages(client_of(ctx), run_id, 0))  # per-step timing (cli/_steps.py)
+    if steps:
+        out.print("[bold]     steps[/bold]")
+        for line in steps_lines(steps):
+            out.print(line)
     if run.result is not None:
         out.print("[bold]    result[/bold]")
         result = run.result if isinstance(run.result, str) else json.dumps(run.result, indent=2)
