@@ -23,6 +23,7 @@ BODIES = {
     ("/v1/servers/{serverId}/runs", "post"): {"prompt": "hi"},
     ("/v1/run", "post"): {"agent": "__AGENT__", "prompt": "hi", "stream": False},
     ("/v1/agents/{slug}/run", "post"): {"prompt": "hi", "stream": False},
+    ("/v1/runs/{run_id}/actions", "post"): {"actions": [{"call_id": "c1", "decision": "approve"}]},
 }
 
 

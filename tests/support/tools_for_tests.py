@@ -14,3 +14,12 @@ async def slow(seconds: float) -> str:
 
     await asyncio.sleep(seconds)
     return f"slept {seconds}s"
+
+
+SENT: list[str] = []  # what ``send`` was called with, in this process (human-in-the-loop tests)
+
+
+def send(to: str) -> str:
+    """Sends a message to ``to``: the kind of call a person approves first."""
+    SENT.append(to)
+    return f"sent to {to}"

@@ -186,13 +186,14 @@ class AsyncRuns(_Resource):
         return Run.model_validate(response.json())
 
     async def wait(self, run_id: str, *, timeout: float | None = None, poll_s: float = 30.0) -> Run:
-        """Long-poll until the run is terminal, or ``timeout`` seconds pass (then the run as it is)."""
+        """Long-poll until the run is terminal or waits for a person (``requires_action``), or
+        ``timeout`` seconds pass (then the run as it is)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait_s = poll_s if deadline is None else max(0.0, min(poll_s, deadline - time.monotonic()))
             asked = time.monotonic()
             run = await self.get(run_id, wait_s=wait_s)
-            if run.is_terminal or (deadline is not None and time.monotonic() >= deadline):
+            if run.is_terminal or run.is_waiting or (deadline is not None and time.monotonic() >= deadline):
                 return run
             if time.monotonic() - asked < min(1.0, wait_s):
                 await anyio.sleep(0.2)  # the server answered early without finishing: do not spin
@@ -220,6 +221,33 @@ class AsyncRuns(_Resource):
         return await self._page(
             Run, path("runs"), agent=agent, status=status, thread_id=thread_id, cursor=cursor, limit=limit
         )
+
+    async def act(self, run_id: str, actions: list[dict[str, Any]]) -> Run:
+        """Answer pending calls of a run in ``requires_action`` (``[{"call_id", "decision", ...}]``).
+
+        ``decision``: ``approve`` (optionally with edited ``args``), ``deny`` (with a ``reason`` the
+        model sees) or ``answer`` (with ``answer``). The run resumes once every call is answered;
+        the same answer again changes nothing; 409 ``run_not_waiting`` when it waits for nothing.
+        """
+        return await self._send(Run, "POST", path("runs", run_id, "actions"), json={"actions": actions})
+
+    async def approve(self, run_id: str, call_id: str, *, args: dict[str, Any] | None = None) -> Run:
+        """Approve one pending call (with ``args``: run the tool with these arguments instead)."""
+        action: dict[str, Any] = {"call_id": call_id, "decision": "approve"}
+        if args is not None:
+            action["args"] = args
+        return await self.act(run_id, [action])
+
+    async def deny(self, run_id: str, call_id: str, *, reason: str | None = None) -> Run:
+        """Deny one pending call; the model is told ``reason``."""
+        action: dict[str, Any] = {"call_id": call_id, "decision": "deny"}
+        if reason is not None:
+            action["reason"] = reason
+        return await self.act(run_id, [action])
+
+    async def answer(self, run_id: str, call_id: str, answer: Any) -> Run:
+        """Answer a question the run asked (``ask_human``); checked against its ``answer_schema``."""
+        return await self.act(run_id, [{"call_id": call_id, "decision": "answer", "answer": answer}])
 
     async def cancel(self, run_id: str) -> Run:
         """Ask the run to stop; answers ``cancelling`` or ``cancelled``; 409 ``run_finished`` if it ended."""

@@ -36,6 +36,7 @@ class AgentDefinition(_Model):
     output_schema: dict[str, Any] | None = None
     config: RunConfig = Field(default_factory=RunConfig)
     sandbox: dict[str, Any] | None = None  # the sandbox runs get (workspace, limits); None: none
+    human: dict[str, Any] = Field(default_factory=dict)  # waiting for a person: timeout_s, on_timeout
 
 
 class Agent(_Model):
@@ -80,6 +81,19 @@ class RunError(_Model):
     details: Any = None
 
 
+class PendingAction(_Model):
+    """A call a run in ``requires_action`` waits for: an approval or a question (``ask_human``)."""
+
+    id: str
+    tool: str = ""
+    args: dict[str, Any] = Field(default_factory=dict)
+    kind: str = "approval"  # approval | question
+    question: str | None = None
+    answer_schema: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None  # once answered: {call_id, decision, reason, args, answer}
+    answered_at: datetime | None = None
+
+
 class Run(_Model):
     id: str
     project_id: str | None = None
@@ -108,6 +122,9 @@ class Run(_Model):
     executor_id: str | None = None  # the worker that executes (or executed) the run
     attempt: int = 0  # how many times a worker claimed the run
     sandbox_id: str | None = None  # the sandbox the run's commands execute in, if any
+    pending_actions: list[PendingAction] = Field(default_factory=list)  # requires_action: what it waits for
+    action_deadline: datetime | None = None  # requires_action: when the wait times out
+    resumes: int = 0  # how many times it resumed after waiting for a person
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -116,6 +133,16 @@ class Run(_Model):
     def is_terminal(self) -> bool:
         """True once the run is completed, failed, cancelled or timed out: it never changes again."""
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_waiting(self) -> bool:
+        """True while the run waits for a person (``requires_action``): answer its ``pending_actions``."""
+        return self.status == "requires_action"
+
+    @property
+    def unanswered(self) -> list[PendingAction]:
+        """The pending calls nobody answered yet."""
+        return [p for p in self.pending_actions if p.answer is None] if self.is_waiting else []
 
 
 class Event(_Model):

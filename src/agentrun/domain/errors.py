@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     input_invalid = "input_invalid"
     tool_not_allowed = "tool_not_allowed"
     sandbox_too_large = "sandbox_too_large"
+    action_invalid = "action_invalid"  # an answer to a pending call: unknown call id, wrong shape
     # 401 / 403
     unauthorized = "unauthorized"
     forbidden = "forbidden"
@@ -38,6 +39,8 @@ class ErrorCode(StrEnum):
     idempotency_conflict = "idempotency_conflict"
     slug_taken = "slug_taken"
     agent_archived = "agent_archived"
+    run_not_waiting = "run_not_waiting"  # an answer to a run that is not in requires_action
+    action_conflict = "action_conflict"  # a call already answered differently
     # 413
     body_too_large = "body_too_large"
     # 429
@@ -53,6 +56,9 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.input_invalid: 422,
     ErrorCode.tool_not_allowed: 422,
     ErrorCode.sandbox_too_large: 413,
+    ErrorCode.action_invalid: 422,
+    ErrorCode.run_not_waiting: 409,
+    ErrorCode.action_conflict: 409,
     ErrorCode.unauthorized: 401,
     ErrorCode.forbidden: 403,
     ErrorCode.not_found: 404,

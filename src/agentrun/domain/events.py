@@ -16,6 +16,9 @@ class EventType(StrEnum):
     tool_result = "tool_result"
     log = "log"
     usage = "usage"
+    run_requires_action = "run.requires_action"  # data: {"pending_actions": [...], "deadline"}
+    run_action = "run.action"  # one pending call answered (data: call_id, decision)
+    run_resumed = "run.resumed"  # every pending call answered: queued again
     run_completed = "run.completed"
     run_failed = "run.failed"
     run_cancelled = "run.cancelled"

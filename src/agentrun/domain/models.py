@@ -97,6 +97,11 @@ class ToolSpec(Strict):
     url: str | None = Field(None, max_length=2000, description="mcp: streamable HTTP URL (SSRF-guarded).")
     env: dict[str, str] = Field(default_factory=dict)
     prefix: str | None = Field(None, max_length=64)
+    requires_approval: bool | list[str] = Field(
+        False,
+        description="A person approves each call first: true for every tool of this source, or the "
+        "names of the ones that need it (as the model sees them, or without the prefix).",
+    )
 
     @model_validator(mode="after")
     def _check_kind_fields(self) -> ToolSpec:
@@ -141,6 +146,25 @@ class SandboxSpec(Strict):
     max_processes: int | None = Field(None, ge=1, le=4096, description="Processes per command.")
     max_file_mb: int | None = Field(None, ge=1, le=65536, description="Largest file a command may write.")
     max_output_bytes: int | None = Field(None, ge=1024, le=16_777_216, description="Output kept per command.")
+    requires_approval: bool | list[str] = Field(
+        False, description="A person approves each sandbox tool call first: true for all, or their names."
+    )
+
+
+class HumanPolicy(Strict):
+    """How a run of the agent waits for a person (tool approvals, ``ask_human``): docs/runs.md."""
+
+    timeout_s: int | None = Field(
+        None,
+        ge=1,
+        le=DB_INT_MAX,
+        description="Longest wait for an answer; default AGENTRUN_LIMITS__ACTION_TIMEOUT_S.",
+    )
+    on_timeout: Literal["fail", "deny"] = Field(
+        "fail",
+        description="fail: the run ends timed_out (code action_timeout); deny: the unanswered calls are "
+        "denied (the model is told nobody answered) and the run goes on.",
+    )
 
 
 class AgentDefinition(Strict):
@@ -157,6 +181,7 @@ class AgentDefinition(Strict):
     sandbox: SandboxSpec | None = Field(
         None, description="Give runs a sandbox (a workspace and the shell/file tools); null: none."
     )
+    human: HumanPolicy = Field(default_factory=HumanPolicy, description="Waiting for a person.")
 
     @field_validator("model")
     @classmethod
@@ -218,9 +243,10 @@ class AgentUpdate(Strict):
     output_schema: dict[str, Any] | None = None
     config: RunConfig | None = Field(None, json_schema_extra=_omit_not_null)
     sandbox: SandboxSpec | None = None
+    human: HumanPolicy | None = Field(None, json_schema_extra=_omit_not_null)
     publish: bool = Field(False, description="Publish the revision this update creates.")
 
-    @field_validator("name", "description", "model", "instructions", "tools", "config", mode="before")
+    @field_validator("name", "description", "model", "instructions", "tools", "config", "human", mode="before")
     @classmethod
     def _not_null(cls, v: Any) -> Any:
         # These have no "unset" value to store: null is a mistake, not "clear it" (unlike
@@ -331,6 +357,49 @@ class RunCreate(Strict):
         return self
 
 
+class ActionAnswer(Strict):
+    """One answer to a pending call of a run in ``requires_action``."""
+
+    call_id: str = Field(min_length=1, max_length=200, description="The pending call's `id`.")
+    decision: Literal["approve", "deny", "answer"] = Field(
+        description="approve / deny an approval; answer a question (deny a question: nobody answers it)."
+    )
+    reason: str | None = Field(None, max_length=10_000, description="deny: what the model is told.")
+    args: dict[str, Any] | None = Field(None, description="approve: run the tool with these arguments instead.")
+    answer: Any = Field(None, description="answer: the value (checked against the question's answer_schema).")
+
+    @model_validator(mode="after")
+    def _fields_fit_decision(self) -> ActionAnswer:
+        if self.decision == "answer" and self.answer is None:
+            raise ValueError("decision=answer needs `answer`")
+        if self.decision != "answer" and self.answer is not None:
+            raise ValueError("`answer` goes with decision=answer only")
+        if self.args is not None and self.decision != "approve":
+            raise ValueError("`args` (edited arguments) go with decision=approve only")
+        if self.reason is not None and self.decision != "deny":
+            raise ValueError("`reason` goes with decision=deny only")
+        return self
+
+
+class RunActions(Strict):
+    """Answers to some or all of a waiting run's pending calls; it resumes once all are answered."""
+
+    actions: list[ActionAnswer] = Field(min_length=1, max_length=100)
+
+
+class PendingAction(BaseModel):
+    """A call a run waits for: a tool call to approve, or a question (``ask_human``) to answer."""
+
+    id: str = Field(description="The tool call id; answer with it as `call_id`.")
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["approval", "question"]
+    question: str | None = Field(None, description="question: what the model asks.")
+    answer_schema: dict[str, Any] | None = Field(None, description="question: the JSON Schema of the answer.")
+    answer: ActionAnswer | None = Field(None, description="The answer once given.")
+    answered_at: datetime | None = None
+
+
 class Run(BaseModel):
     id: str
     project_id: str
@@ -363,6 +432,14 @@ class Run(BaseModel):
     )
     attempt: int = Field(0, description="How many times a worker claimed the run.")
     sandbox_id: str | None = Field(None, description="The sandbox the run's commands execute in, if any.")
+    pending_actions: list[PendingAction] = Field(
+        default_factory=list,
+        description="requires_action: the calls the run waits for (answered ones carry their answer).",
+    )
+    action_deadline: datetime | None = Field(
+        None, description="requires_action: when the wait times out (see the agent's `human`)."
+    )
+    resumes: int = Field(0, description="How many times the run resumed after waiting for a person.")
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -10,6 +10,7 @@ from agentrun.domain.errors import AgentrunError, ErrorCode
 class RunStatus(StrEnum):
     queued = "queued"
     running = "running"
+    requires_action = "requires_action"  # waiting for a person: holds no worker, resumes when answered
     cancelling = "cancelling"
     completed = "completed"
     failed = "failed"
@@ -23,17 +24,25 @@ class RunStatus(StrEnum):
 
 TERMINAL = frozenset({RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.timed_out})
 ACTIVE = frozenset({RunStatus.running, RunStatus.cancelling})
+# Not executing anywhere, but not finished: its thread stays busy (docs/decisions/0010).
+WAITING = frozenset({RunStatus.requires_action})
+BUSY = ACTIVE | WAITING
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.queued: frozenset({RunStatus.running, RunStatus.cancelled, RunStatus.failed}),
     RunStatus.running: frozenset(
         {
+            RunStatus.requires_action,
             RunStatus.cancelling,
             RunStatus.completed,
             RunStatus.failed,
             RunStatus.timed_out,
             RunStatus.cancelled,
         }
+    ),
+    # Answered: back to the queue (any worker resumes it from its recorded messages).
+    RunStatus.requires_action: frozenset(
+        {RunStatus.queued, RunStatus.cancelled, RunStatus.timed_out, RunStatus.failed}
     ),
     RunStatus.cancelling: frozenset(
         {RunStatus.cancelled, RunStatus.completed, RunStatus.failed, RunStatus.timed_out}

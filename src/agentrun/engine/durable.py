@@ -35,8 +35,16 @@ log = logging.getLogger(__name__)
 WORKFLOW_NAME = "agentrun.run"
 TOOL_STEP_NAME = "agentrun.tool_call"
 
-# A run's workflow id is the run id; forks (see ensure_running) are "<run id>.fork-<n>".
+# A run's workflow id is the run id; forks (see ensure_running) are "<run id>.fork-<n>". A run
+# that waited for a person resumes as a new workflow "<run id>.resume-<n>" (docs/decisions/0010).
 FORK_SEP = ".fork-"
+RESUME_SEP = ".resume-"
+
+
+def workflow_id_for(run_id: str, resumes: int) -> str:
+    """The workflow of a run's execution after its ``resumes``-th wait (0: the first one)."""
+    return run_id if resumes == 0 else f"{run_id}{RESUME_SEP}{resumes}"
+
 _UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 # Errors DBOS raises inside a workflow that was cancelled from outside.
@@ -143,13 +151,13 @@ class DurableEngine:
             except RuntimeError:
                 pass  # not inside a loop: nothing to restore
 
-    async def start(self, run_id: str) -> None:
-        """Start (or re-attach to) the durable workflow of a run; the workflow id is the run id."""
+    async def start(self, run_id: str, workflow_id: str | None = None) -> None:
+        """Start (or re-attach to) the durable workflow of a run (id: the run id, or a resume's)."""
         assert self._workflow is not None, "register() first"
-        with SetWorkflowID(run_id):
+        with SetWorkflowID(workflow_id or run_id):
             await DBOS.start_workflow_async(self._workflow, run_id)
 
-    async def ensure_running(self, run_id: str) -> str:
+    async def ensure_running(self, run_id: str, workflow_id: str | None = None) -> str:
         """Make sure exactly one execution of the run's workflow exists or will exist.
 
         - no workflow yet: start it (``started``);
@@ -159,15 +167,16 @@ class DurableEngine:
           worker was wrongly declared dead): fork it from its last recorded step under a new id
           (``forked``), so recorded model and tool steps are still not repeated.
         """
-        latest = await self._latest_workflow(run_id)
+        base = workflow_id or run_id
+        latest = await self._latest_workflow(base)
         if latest is None:
-            await self.start(run_id)
+            await self.start(run_id, base)
             return "started"
         if latest.status in _UNFINISHED:
             return "pending"
         steps = await DBOS.list_workflow_steps_async(latest.workflow_id)
-        forks = await DBOS.list_workflows_async(workflow_id_prefix=f"{run_id}{FORK_SEP}")
-        with SetWorkflowID(f"{run_id}{FORK_SEP}{len(forks) + 1}"):
+        forks = await DBOS.list_workflows_async(workflow_id_prefix=f"{base}{FORK_SEP}")
+        with SetWorkflowID(f"{base}{FORK_SEP}{len(forks) + 1}"):
             await DBOS.fork_workflow_async(latest.workflow_id, len(steps) + 1)
         return "forked"
 

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_ai import Agent, StructuredDict
+from pydantic_ai import (
+    Agent,
+    DeferredToolRequests,
+    DeferredToolResults,
+    StructuredDict,
+    ToolApproved,
+    ToolDenied,
+)
 from pydantic_ai.messages import (
     ModelMessage,
     ModelMessagesTypeAdapter,
@@ -23,7 +30,7 @@ from pydantic_ai.usage import UsageLimits
 
 from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError
-from agentrun.domain.models import AgentDefinition, ChatMessage, RunConfig
+from agentrun.domain.models import AgentDefinition, ChatMessage, PendingAction, RunConfig
 from agentrun.runtime.events import RunDeps
 
 __all__ = [
@@ -35,6 +42,9 @@ __all__ = [
     "run_inputs",
     "limits_for",
     "history_from_json",
+    "DeferredToolRequests",
+    "pending_actions",
+    "deferred_results",
 ]
 
 
@@ -148,3 +158,56 @@ def limits_for(config: RunConfig) -> tuple[UsageLimits, ModelSettings]:
     if config.max_tokens is not None:
         settings["max_tokens"] = config.max_tokens
     return limits, settings
+
+
+NOBODY_ANSWERED = "No person answered this question."
+
+
+def pending_actions(requests: DeferredToolRequests) -> list[PendingAction]:
+    """The calls a run stopped for, in the order the model made them."""
+    pending: list[PendingAction] = []
+    for call in [*requests.approvals, *requests.calls]:
+        try:
+            args = call.args_as_dict()
+        except Exception:  # malformed JSON from the model: shown as given
+            args = {"_raw": call.args}
+        if requests.kind(call.tool_call_id) == "approval":
+            pending.append(PendingAction(id=call.tool_call_id, tool=call.tool_name, args=args, kind="approval"))
+            continue
+        meta = requests.metadata.get(call.tool_call_id) or {}
+        schema = meta.get("answer_schema")
+        if schema is not None:
+            try:
+                json_schema.check_schema(schema, "answer_schema")
+            except AgentrunError:
+                schema = None  # the model wrote an unusable schema: any answer goes
+        pending.append(
+            PendingAction(
+                id=call.tool_call_id,
+                tool=call.tool_name,
+                args=args,
+                kind="question",
+                question=str(meta.get("question") or args.get("question") or ""),
+                answer_schema=schema if isinstance(schema, dict) else None,
+            )
+        )
+    return pending
+
+
+def deferred_results(pending: Sequence[PendingAction]) -> DeferredToolResults:
+    """The answers given to a paused run, as pydantic-ai resumes it with them."""
+    results = DeferredToolResults()
+    for action in pending:
+        answer = action.answer
+        if answer is None:
+            continue
+        if action.kind == "approval":
+            if answer.decision == "approve":
+                results.approvals[action.id] = ToolApproved(override_args=answer.args)
+            else:
+                results.approvals[action.id] = ToolDenied(answer.reason or "A person denied this call.")
+        elif answer.decision == "answer":
+            results.calls[action.id] = answer.answer
+        else:
+            results.calls[action.id] = answer.reason or NOBODY_ANSWERED
+    return results

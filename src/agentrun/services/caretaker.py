@@ -11,10 +11,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from agentrun.domain.actions import apply_answers
 from agentrun.domain.events import EventType, LogLevel
-from agentrun.domain.models import Durability, RunError
+from agentrun.domain.models import ActionAnswer, Durability, RunError
 from agentrun.domain.status import RunStatus
-from agentrun.engine.durable import DurableEngine
+from agentrun.engine.durable import DurableEngine, workflow_id_for
+from agentrun.services.actions import action_event
 from agentrun.services.bus import RunBus
 from agentrun.services.sandboxes import SandboxService
 from agentrun.settings import Settings
@@ -77,7 +79,7 @@ class Caretaker:
                 if durability == Durability.steps.value:
                     # Re-enqueued workflows run on whichever process dequeues them, which adopts
                     # the run; a run claimed but never started gets its workflow here.
-                    await self._engine.ensure_running(run_id)
+                    await self._engine.ensure_running(run_id, await self._workflow_of(run_id))
                 else:
                     await self._fail(
                         run_id,
@@ -93,7 +95,7 @@ class Caretaker:
         for run_id, durability in await self._store.runs.unadopted(self._settings.reap_after_s):
             if (
                 durability == Durability.steps.value
-                and await self._engine.ensure_running(run_id) != "pending"
+                and await self._engine.ensure_running(run_id, await self._workflow_of(run_id)) != "pending"
             ):
                 await self._store.runs.touch_orphaned(run_id)  # a new execution: give it a new window
                 continue
@@ -112,6 +114,51 @@ class Caretaker:
                 reaped += 1
                 self._bus.notify(run_id)
         return reaped
+
+    async def _workflow_of(self, run_id: str) -> str:
+        return workflow_id_for(run_id, (await self._store.runs.get(run_id)).resumes)
+
+    async def expire_waits(self) -> int:
+        """Runs waiting for a person past their deadline: fail them, or deny what is unanswered.
+
+        Any process may do it for any run: each write is conditional (``record_answers`` on the
+        seq it read, ``finish`` from requires_action only), so two caretakers act once.
+        """
+        expired = 0
+        for run_id in await self._store.runs.waiting_past_deadline():
+            run = await self._store.runs.get(run_id)
+            definition = await self._store.agents.definition(run.agent_id, run.revision)
+            waited = definition.human.timeout_s or self._settings.limits.action_timeout_s
+            message = f"Nobody answered within {waited:g} s (the agent's human.timeout_s)."
+            if definition.human.on_timeout == "deny":
+                answers = [
+                    ActionAnswer(call_id=p.id, decision="deny", reason=message)
+                    for p in run.pending_actions
+                    if p.answer is None
+                ]
+                pending, fresh = apply_answers(run.pending_actions, answers, now())
+                events = [action_event(p, by="timeout") for p in fresh]
+                events.append(NewEvent(EventType.run_resumed, content="the wait timed out; unanswered calls denied"))
+                done = await self._store.runs.record_answers(
+                    run_id, None, run.last_seq, pending, events, resume=True
+                )
+            else:
+                done = await self._store.runs.finish(
+                    run_id,
+                    RunStatus.timed_out,
+                    NewEvent(
+                        EventType.run_timed_out,
+                        content=message,
+                        data={"error": {"code": "action_timeout", "message": message}},
+                        level=LogLevel.error,
+                    ),
+                    executor_id=None,
+                    error=RunError(code="action_timeout", message=message),
+                )
+            if done is not None:
+                expired += 1
+                self._bus.notify(run_id)
+        return expired
 
     async def apply_retention(self) -> int:
         """Delete finished runs (events, engine records) older than ``limits.retention_days``,

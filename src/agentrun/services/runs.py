@@ -13,9 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from agentrun.domain import json_schema
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import TERMINAL_EVENTS, EventType
-from agentrun.domain.models import Durability, Event, EventsPage, Multitask, Page, Run, RunCreate, RunError
+from agentrun.domain.models import (
+    Durability,
+    Event,
+    EventsPage,
+    Multitask,
+    Page,
+    Run,
+    RunActions,
+    RunCreate,
+    RunError,
+)
 from agentrun.domain.status import RunStatus
 from agentrun.runtime.providers import check_model_shape, is_test_model
+from agentrun.services.actions import answer_run
 from agentrun.services.agents import AgentService
 from agentrun.services.bus import RunBus
 from agentrun.services.sandboxes import SandboxService
@@ -238,15 +249,17 @@ class RunService:
             project_id, agent_id=agent_id, status=status, thread_id=thread_id, cursor=cursor, limit=limit
         )
 
-    async def wait(self, project_id: str, run_id: str, timeout: float) -> Run:
-        """The run once terminal, or as it is when ``timeout`` seconds have passed."""
+    async def wait(self, project_id: str, run_id: str, timeout: float, *, or_waiting: bool = False) -> Run:
+        """The run once terminal (or, ``or_waiting``, waiting for a person), or as it is when
+        ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
         poll = self._poll_interval()
         with self._bus.subscribe(run_id, status_only=True) as wakeups:
             while True:
                 run = await self._store.runs.get(run_id, project_id)
                 remaining = deadline - time.monotonic()
-                if run.status.terminal or remaining <= 0:
+                waiting = or_waiting and run.status is RunStatus.requires_action
+                if run.status.terminal or waiting or remaining <= 0:
                     return run
                 await wakeups.wait(min(remaining, poll))
 
@@ -308,7 +321,7 @@ class RunService:
                 f"Run {run_id} already finished as {run.status.value}; there is nothing to cancel.",
                 {"status": run.status.value},
             )
-        if run.status is RunStatus.queued:
+        if run.status in (RunStatus.queued, RunStatus.requires_action):  # nothing executes it
             done = await self._store.runs.finish(
                 run_id,
                 RunStatus.cancelled,
@@ -319,7 +332,7 @@ class RunService:
             if done is not None:
                 self._bus.notify(run_id)
                 return done
-            run = await self._store.runs.get(run_id, project_id)  # it started meanwhile
+            run = await self._store.runs.get(run_id, project_id)  # it started (or was answered) meanwhile
         if run.status is RunStatus.running:
             await self._store.runs.mark_cancelling(
                 run_id, project_id, NewEvent(EventType.log, content=f"cancel requested: {reason}")
@@ -327,6 +340,17 @@ class RunService:
             self._bus.notify(run_id)
         await self.dispatcher.stop_run(run_id, reason)
         return await self._store.runs.get(run_id, project_id)
+
+
+    # --- answering a waiting run ----------------------------------------------------------
+
+    async def act(self, project_id: str, run_id: str, body: RunActions) -> Run:
+        """Approve, deny, edit or answer pending calls; the run resumes once all are answered."""
+        run, resumed = await answer_run(self._store, project_id, run_id, body)
+        self._bus.notify(run_id)
+        if resumed:
+            self.dispatcher.poke()
+        return run
 
 
 def _cancel_error(reason: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic_ai import Agent
@@ -27,15 +28,18 @@ from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.events import EventType, LogLevel
 from agentrun.domain.models import AgentDefinition, Durability, Run, RunError, Usage
 from agentrun.domain.status import RunStatus
-from agentrun.engine.durable import CANCELLED_ERRORS, DurableEngine
+from agentrun.engine.durable import CANCELLED_ERRORS, DurableEngine, workflow_id_for
 from agentrun.logs import run_id_var
 from agentrun.runtime.agent import (
+    DeferredToolRequests,
     RunDeps,
     build_agent,
     check_output,
+    deferred_results,
     history_from_json,
     limits_for,
     output_type_for,
+    pending_actions,
     run_inputs,
     unwrap_output,
 )
@@ -213,7 +217,7 @@ class Worker:
         if run.durability is Durability.steps:
             self._starting += 1
             try:
-                await self._engine.start(run.id)
+                await self._engine.start(run.id, workflow_id_for(run.id, run.resumes))
             finally:
                 self._starting -= 1
         else:
@@ -265,6 +269,7 @@ class Worker:
             try:
                 await self.caretaker.take_over_dead()
                 await self.caretaker.reap()
+                await self.caretaker.expire_waits()
                 if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
                     self._last_retention = time.monotonic()
                     await self.caretaker.apply_retention()
@@ -280,7 +285,8 @@ class Worker:
         """
         for run in await self._store.runs.owned_active(self.executor_id):
             if run.durability is Durability.steps:
-                await self._engine.ensure_running(run.id)  # DBOS launch already resumed the pending ones
+                # DBOS launch already resumed the pending ones
+                await self._engine.ensure_running(run.id, workflow_id_for(run.id, run.resumes))
             else:
                 await self._finish_error(
                     run.id,
@@ -363,25 +369,23 @@ class Worker:
         sink = RunEmitter(self._store.runs, self._bus, run_id, self.executor_id)
         self._sinks[run_id] = sink
         sink.repeated = await self._store.runs.requests_repeated(run_id)  # by earlier executions
-        history: list[Any] = []
-        if run.thread_id:
-            history = history_from_json(await self._store.runs.thread_history(run.project_id, run.thread_id, run.id))
-        inputs = run_inputs(run.prompt, run.input, run.messages, history)
+        prompt, message_history, prior, deferred = await self._inputs(run)
         limits, model_settings = limits_for(run.config)
         if limits.request_limit is None:
             limits.request_limit = self._settings.limits.default_max_turns
         timeout_s = run.config.timeout_s or self._settings.limits.default_timeout_s
         deps = RunDeps(run_id=run_id, sink=sink, output_schema=run.output_schema, sandbox=sandbox)
-        spent = RunUsage()  # the agent adds to it as it goes: still readable if a limit stops it
+        spent = _usage_at_start(run, sink.repeated)  # the agent adds to it: readable if a limit stops it
         try:
             steps = [step.model_dump() for step in run.cached_workflow.steps] if run.cached_workflow else None
             async with asyncio.timeout(timeout_s):
                 with replaying(steps):
                     result = await agent.run(
-                        inputs.prompt,
-                        message_history=inputs.history or None,
+                        prompt,
+                        message_history=message_history or None,
+                        deferred_tool_results=deferred,
                         deps=deps,
-                        output_type=output_type_for(run.output_schema) if run.output_schema else None,
+                        output_type=_output_type(run, definition),
                         usage_limits=limits,
                         usage=spent,
                         model_settings=model_settings or None,
@@ -412,6 +416,9 @@ class Worker:
             await self._finish_error(run_id, RunStatus.failed, "run_error", f"{type(exc).__name__}: {exc}")
             return
         await sink.flush()
+        if isinstance(result.output, DeferredToolRequests):
+            await self._pause(run, definition, result, prior, sink)
+            return
         usage = result.usage
         output = unwrap_output(run.output_schema, result.output)
         problem = check_output(run.output_schema, output)
@@ -444,12 +451,71 @@ class Worker:
             result_type="text" if isinstance(output, str) else "json",
             usage=total,
             iterations=usage.requests,
-            new_messages=_jsonable(result.new_messages_json()),
+            new_messages=prior + _jsonable(result.new_messages_json()),
             before=before,
         )
         if done is not None:
             self._observe(done)
             self._bus.notify(run_id)
+
+    async def _inputs(self, run: Run) -> tuple[str | None, list[Any], list[Any], Any]:
+        """(prompt, message history, messages of earlier executions, answers) of this execution.
+
+        A run resumed after a wait continues from its recorded messages with the answers given:
+        no finished model request or tool call runs again (docs/decisions/0010).
+        """
+        history: list[Any] = []
+        if run.thread_id:
+            history = history_from_json(await self._store.runs.thread_history(run.project_id, run.thread_id, run.id))
+        inputs = run_inputs(run.prompt, run.input, run.messages, history)
+        if not run.resumes:
+            return inputs.prompt, inputs.history, [], None
+        prior = list(await self._store.runs.messages_so_far(run.id) or [])
+        return None, inputs.history + history_from_json([prior]), prior, deferred_results(run.pending_actions)
+
+    async def _pause(
+        self, run: Run, definition: AgentDefinition, result: Any, prior: list[Any], sink: RunEmitter
+    ) -> None:
+        """The model called tools that need a person: record what the run waits for and end here.
+
+        The execution (and its DBOS workflow) finishes; the run holds no task, worker slot or
+        connection while it waits. Answered, it is queued again and any worker resumes it.
+        """
+        pending = pending_actions(result.output)
+        usage = result.usage
+        total = Usage(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            requests=usage.requests + sink.repeated,
+            tool_calls=usage.tool_calls,
+        )
+        before = [] if sink.usage == total else [NewEvent(EventType.usage, data=total.model_dump())]
+        wait_s = definition.human.timeout_s or self._settings.limits.action_timeout_s
+        deadline = datetime.now(UTC) + timedelta(seconds=wait_s)
+        waits_for = ", ".join(f"{p.tool} ({p.kind})" for p in pending)
+        event = NewEvent(
+            EventType.run_requires_action,
+            content=f"waiting for a person: {waits_for}",
+            data={"pending_actions": [p.model_dump(mode="json") for p in pending], "deadline": deadline.isoformat()},
+        )
+        done = await self._store.runs.pause(
+            run.id,
+            self.executor_id,
+            pending,
+            deadline,
+            event,
+            new_messages=prior + _jsonable(result.new_messages_json()),
+            usage=total,
+            iterations=usage.requests,
+            before=before,
+        )
+        if done is not None:
+            self._bus.notify(run.id)
+            return
+        current = await self._store.runs.get(run.id)
+        if current.status is RunStatus.cancelling and current.executor_id == self.executor_id:
+            reason = self._stopping.get(run.id, "cancelled by request")
+            await self._finish_error(run.id, RunStatus.cancelled, "cancelled", reason)
 
     def _observe(self, run: Run) -> None:
         self._metrics.on_run_finished(run)
@@ -482,7 +548,7 @@ class Worker:
 
         toolsets = build_toolsets(definition.tools, self._settings.tools, self._tools.registry)
         if sandboxed:
-            toolsets.append(sandbox_toolset())
+            toolsets.append(sandbox_toolset(definition.sandbox.requires_approval if definition.sandbox else False))
         return wrap_function_toolsets(toolsets, self._timed_tool_call)
 
     async def _timed_tool_call(self, name: str, call: Any) -> Any:
@@ -523,6 +589,28 @@ class Worker:
         if done is not None:
             self._observe(done)
             self._bus.notify(run_id)
+
+
+def _usage_at_start(run: Run, repeated: int) -> RunUsage:
+    """A resumed run starts from its usage so far: max_turns and max_total_tokens count the whole run."""
+    if not run.resumes:
+        return RunUsage()
+    return RunUsage(
+        input_tokens=run.usage.input_tokens,
+        output_tokens=run.usage.output_tokens,
+        requests=max(0, run.usage.requests - repeated),  # pydantic-ai's count, without requests sent again
+        tool_calls=run.usage.tool_calls,
+    )
+
+
+def _output_type(run: Run, definition: AgentDefinition) -> Any:
+    """The run's output type; with ``DeferredToolRequests`` when its tools may stop for a person."""
+    from agentrun.runtime.tools import defers
+
+    base = output_type_for(run.output_schema) if run.output_schema else None
+    if not defers(definition.tools, definition.sandbox.requires_approval if definition.sandbox else False):
+        return base
+    return [base or str, DeferredToolRequests]
 
 
 def _replay_event(summary: ReplaySummary) -> NewEvent:

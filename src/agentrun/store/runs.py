@@ -27,13 +27,14 @@ from agentrun.domain.models import (
     Durability,
     Event,
     Page,
+    PendingAction,
     Run,
     RunConfig,
     RunError,
     RunMode,
     Usage,
 )
-from agentrun.domain.status import ACTIVE, RunStatus, sources_for
+from agentrun.domain.status import ACTIVE, BUSY, RunStatus, sources_for
 from agentrun.store import webhooks
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.notify import QUEUE_CHANNEL, RUN_CHANNEL
@@ -44,6 +45,7 @@ events_t = table_of(EventRow)
 threads_t = table_of(ThreadRow)
 agents_t = table_of(AgentRow)
 _ACTIVE = [s.value for s in ACTIVE]
+_BUSY = [s.value for s in BUSY]  # a thread with one of these is busy (waiting runs included)
 
 
 @dataclass(slots=True)
@@ -85,6 +87,9 @@ def to_run(row: Any) -> Run:
         executor_id=row.executor_id,
         attempt=row.attempt,
         sandbox_id=row.sandbox_id,
+        pending_actions=[PendingAction.model_validate(p) for p in row.pending_actions or []],
+        action_deadline=aware(row.action_deadline),
+        resumes=row.resumes or 0,
         created_at=aware(row.created_at),
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),
@@ -144,7 +149,7 @@ class RunRepo:
                         .where(
                             runs_t.c.project_id == values["project_id"],
                             runs_t.c.thread_id == thread_id,
-                            runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
+                            runs_t.c.status.in_([RunStatus.queued.value, *_BUSY]),
                         )
                         .limit(1)
                     )
@@ -298,7 +303,7 @@ class RunRepo:
                     .where(
                         runs_t.c.project_id == project_id,
                         runs_t.c.thread_id == thread_id,
-                        runs_t.c.status.in_([RunStatus.queued.value, *_ACTIVE]),
+                        runs_t.c.status.in_([RunStatus.queued.value, *_BUSY]),
                     )
                     .order_by(runs_t.c.id)
                 )
@@ -322,7 +327,7 @@ class RunRepo:
                         ~sa.exists().where(
                             active.c.project_id == runs_t.c.project_id,
                             active.c.thread_id == runs_t.c.thread_id,
-                            active.c.status.in_(_ACTIVE),
+                            active.c.status.in_(_BUSY),
                         ),
                         ~sa.exists().where(
                             older.c.project_id == runs_t.c.project_id,
@@ -370,7 +375,7 @@ class RunRepo:
                         .values(
                             status=RunStatus.running.value,
                             executor_id=executor_id,
-                            started_at=now(),
+                            started_at=sa.func.coalesce(runs_t.c.started_at, now()),  # kept on resume
                             attempt=runs_t.c.attempt + 1,
                             last_seq=runs_t.c.last_seq + 1,
                         )
@@ -626,6 +631,123 @@ class RunRepo:
                 return False
             await _append(conn, run_id, [event])
             return True
+
+    # --- waiting for a person (requires_action) -------------------------------------------
+
+    @whole
+    async def pause(
+        self,
+        run_id: str,
+        executor_id: str,
+        pending: list[PendingAction],
+        deadline: datetime,
+        event: NewEvent,
+        *,
+        new_messages: Any,
+        usage: Usage,
+        iterations: int,
+        before: Sequence[NewEvent] = (),
+    ) -> Run | None:
+        """running -> requires_action: the execution ends here and holds nothing while the run waits.
+
+        Records the calls it waits for, the messages so far (the resumed execution continues
+        from them) and the usage so far. Fenced like ``finish``; None when the run is no longer
+        this executor's or no longer running (a cancel arrived: the caller finishes it).
+        """
+        async with self._engine.begin() as conn:
+            current = await conn.scalar(sa.select(runs_t.c.usage).where(runs_t.c.id == run_id))
+            merged = {**(current or {}), **usage.model_dump()}  # keeps the request bookkeeping
+            events = [*before, event]
+            row = (
+                await conn.execute(
+                    sa.update(runs_t)
+                    .where(
+                        runs_t.c.id == run_id,
+                        runs_t.c.status == RunStatus.running.value,
+                        runs_t.c.executor_id == executor_id,
+                    )
+                    .values(
+                        status=RunStatus.requires_action.value,
+                        executor_id=None,
+                        pending_actions=[p.model_dump(mode="json") for p in pending],
+                        action_deadline=deadline,
+                        new_messages=new_messages,
+                        usage=merged,
+                        iterations=iterations,
+                        last_seq=runs_t.c.last_seq + len(events),
+                    )
+                    .returning(*_RUN_COLUMNS)
+                )
+            ).first()
+            if row is None:
+                return None
+            run = to_run(row)
+            await _insert_events(conn, run_id, run.last_seq - len(events) + 1, events)
+            deliveries = await webhooks.enqueue_for_run(conn, run, event.type.value)
+        if deliveries and self.on_deliveries is not None:
+            self.on_deliveries()
+        return run
+
+    @whole
+    async def record_answers(
+        self,
+        run_id: str,
+        project_id: str | None,
+        seen_seq: int,
+        pending: list[PendingAction],
+        events: Sequence[NewEvent],
+        *,
+        resume: bool,
+    ) -> Run | None:
+        """Store answers to a waiting run's calls; ``resume``: all are answered, queue it again.
+
+        Optimistic: applies only if nothing was written to the run since the caller read it
+        (``last_seq == seen_seq``), so two nodes answering at once cannot lose an answer; None
+        means re-read and try again.
+        """
+        values: dict[str, Any] = {
+            "pending_actions": [p.model_dump(mode="json") for p in pending],
+            "last_seq": runs_t.c.last_seq + len(events),
+        }
+        if resume:
+            values.update(status=RunStatus.queued.value, action_deadline=None, resumes=runs_t.c.resumes + 1)
+        query = sa.update(runs_t).where(
+            runs_t.c.id == run_id,
+            runs_t.c.status == RunStatus.requires_action.value,
+            runs_t.c.last_seq == seen_seq,
+        )
+        if project_id is not None:
+            query = query.where(runs_t.c.project_id == project_id)
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(query.values(**values).returning(*_RUN_COLUMNS))).first()
+            if row is None:
+                return None
+            run = to_run(row)
+            if events:
+                await _insert_events(conn, run_id, run.last_seq - len(events) + 1, events)
+            if resume and conn.dialect.name == "postgresql":
+                await conn.execute(sa.select(sa.func.pg_notify(QUEUE_CHANNEL, "")))
+            return run
+
+    async def messages_so_far(self, run_id: str) -> Any:
+        """The model messages a paused run recorded (its resumed execution continues from them)."""
+        async with self._engine.connect() as conn:
+            return await conn.scalar(sa.select(runs_t.c.new_messages).where(runs_t.c.id == run_id))
+
+    async def waiting_past_deadline(self, limit: int = 100) -> list[str]:
+        async with self._engine.connect() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(runs_t.c.id)
+                        .where(
+                            runs_t.c.status == RunStatus.requires_action.value,
+                            runs_t.c.action_deadline < now(),
+                        )
+                        .limit(limit)
+                    )
+                ).all()
+            )
 
     # --- events ---------------------------------------------------------------------------
 

@@ -81,7 +81,8 @@ class ThreadRow(Base):
 # Runs on a thread are serialized: at most one of them may be running or cancelling. The partial
 # unique index makes the database refuse a second active run, so the rule holds across processes
 # and machines without any lock held in Python.
-ACTIVE_STATUSES_SQL = "status IN ('running', 'cancelling')"
+# A run waiting for a person (requires_action) keeps its thread too (migration 0009).
+ACTIVE_STATUSES_SQL = "status IN ('running', 'cancelling', 'requires_action')"
 
 
 class RunRow(Base):
@@ -135,6 +136,11 @@ class RunRow(Base):
     new_messages: Mapped[Any] = mapped_column(JSONType, nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     sandbox_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    # requires_action: the calls the run waits for, with their answers as they come (JSON list).
+    pending_actions: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    action_deadline: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # How many times the run resumed after a wait: execution n > 0 is DBOS workflow "<id>.resume-<n>".
+    resumes: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     cached_workflow: Mapped[Any] = mapped_column(JSONType, nullable=True)
     multitask: Mapped[str] = mapped_column(sa.String(10), default="enqueue")
     executor_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentrun.domain.errors import not_found
 from agentrun.domain.models import Page, Thread
-from agentrun.domain.status import ACTIVE, RunStatus
+from agentrun.domain.status import BUSY, RunStatus
 from agentrun.store.common import aware, decode_cursor, encode_cursor, new_id, now, whole
 from agentrun.store.tables import EventRow, RunRow, ThreadRow, table_of
 
@@ -20,7 +20,7 @@ events_t = table_of(EventRow)
 
 # A run is the thread's active run from the moment it is queued until it finishes: runs of a
 # thread execute one at a time in id order, so the oldest unfinished one is running or next.
-_UNFINISHED = [RunStatus.queued.value, *[s.value for s in ACTIVE]]
+_UNFINISHED = [RunStatus.queued.value, *[s.value for s in BUSY]]
 
 
 def _run_stats(project_id: Any) -> Any:

@@ -35,8 +35,13 @@ deliveries_t = table_of(WebhookDeliveryRow)
 attempts_t = table_of(WebhookAttemptRow)
 runs_t = table_of(RunRow)
 
-WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "run.timed_out"]
+WebhookEvent = Literal["run.completed", "run.failed", "run.cancelled", "run.timed_out", "run.requires_action"]
+# What an endpoint gets when it names no events: the run's end, once per run.
 WEBHOOK_EVENTS: tuple[str, ...] = ("run.completed", "run.failed", "run.cancelled", "run.timed_out")
+# Opt-in (an endpoint lists it): the run waits for a person; not terminal, and it may fire again
+# after a resume. A run's own webhook_url gets only its end.
+WAITING_EVENT = "run.requires_action"
+SUBSCRIBABLE_EVENTS: tuple[str, ...] = (*WEBHOOK_EVENTS, WAITING_EVENT)
 FINISHED_STATES = ("delivered", "failed", "gone", "cancelled")
 
 
@@ -121,11 +126,11 @@ async def enqueue_for_run(conn: AsyncConnection, run: Run, event_type: str) -> i
     One to the run's own ``webhook_url`` (if any) and one per enabled project endpoint
     subscribed to the event. The payload is frozen now: ``{"type", "timestamp", "data": Run}``.
     """
-    if event_type not in WEBHOOK_EVENTS:
+    if event_type not in SUBSCRIBABLE_EVENTS:
         return 0
     targets: list[tuple[str | None, str]] = []
     run_url = await conn.scalar(sa.select(runs_t.c.webhook_url).where(runs_t.c.id == run.id))
-    if run_url:
+    if run_url and event_type in WEBHOOK_EVENTS:
         targets.append((None, run_url))
     rows = (
         await conn.execute(

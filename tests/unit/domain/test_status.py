@@ -19,6 +19,12 @@ ALLOWED = {
     (S.running, S.failed),
     (S.running, S.timed_out),
     (S.running, S.cancelled),
+    # waiting for a person: answered -> queued again (any worker resumes it); cancel, wait timeout
+    (S.running, S.requires_action),
+    (S.requires_action, S.queued),
+    (S.requires_action, S.cancelled),
+    (S.requires_action, S.timed_out),
+    (S.requires_action, S.failed),
     (S.cancelling, S.cancelled),
     (S.cancelling, S.completed),
     (S.cancelling, S.failed),
@@ -63,5 +69,5 @@ def test_sources_for_is_the_inverse_of_the_transition_table(new: RunStatus) -> N
     assert sources_for(new) == {current for current, target in ALLOWED if target == new}
 
 
-def test_nothing_goes_back_to_queued() -> None:
-    assert sources_for(S.queued) == frozenset()
+def test_only_an_answered_wait_goes_back_to_queued() -> None:
+    assert sources_for(S.queued) == frozenset({S.requires_action})

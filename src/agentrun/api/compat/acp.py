@@ -31,6 +31,7 @@ STATUS = {
     RunStatus.queued: "queued",
     RunStatus.running: "running",
     RunStatus.cancelling: "running",
+    RunStatus.requires_action: "awaiting",  # ACP's own word for a run that waits for input
     RunStatus.completed: "completed",
     RunStatus.failed: "failed",
     RunStatus.cancelled: "cancelled",
@@ -172,7 +173,7 @@ async def start_runtime_run(
     )
     if mode is RunMode.async_:
         return await _answer(services, project, serverId, run, 202)
-    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s)
+    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s, or_waiting=True)
     # A sync run still unfinished at the server's wait limit answers like an async one.
     return await _answer(services, project, serverId, run, 201 if run.status.terminal else 202)
 

@@ -35,6 +35,7 @@ STATUS = {
     RunStatus.queued: "registered",
     RunStatus.running: "dispatched",
     RunStatus.cancelling: "dispatched",
+    RunStatus.requires_action: "waiting",  # for a person (docs/compat/004-run-threads.md)
     RunStatus.completed: "completed",
     RunStatus.failed: "failed",
     RunStatus.cancelled: "cancelled",
@@ -142,7 +143,7 @@ async def _run(services: Services, project: str, agent: str, body: RunBody) -> R
     run, _ = await services.runs.create(project, create, create_thread=True)
     if body.stream:
         return sse_response(_stream(services, project, run.id), headers={"X-Run-Id": run.id})
-    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s)
+    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s, or_waiting=True)
     return JSONResponse({"data": run_data(run)}, status_code=200 if run.status.terminal else 202)
 
 

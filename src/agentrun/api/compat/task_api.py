@@ -106,7 +106,7 @@ async def run_agent(body: RunAgentRequest, services: ServicesDep, project: Proje
         ),
     )
     if wait:
-        run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s)
+        run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s, or_waiting=True)
     return JSONResponse(await _response(services, project, run), headers={"X-Run-Id": run.id})
 
 

@@ -25,6 +25,7 @@ STATUS = {
     RunStatus.queued: "pending",
     RunStatus.running: "running",
     RunStatus.cancelling: "running",
+    RunStatus.requires_action: "running",  # no waiting word in 002: not done, it goes on once answered
     RunStatus.completed: "done",
     RunStatus.failed: "error",
     RunStatus.cancelled: "error",

@@ -18,6 +18,7 @@ STATE = {
     RunStatus.queued: "TASK_STATE_SUBMITTED",
     RunStatus.running: "TASK_STATE_WORKING",
     RunStatus.cancelling: "TASK_STATE_WORKING",
+    RunStatus.requires_action: "TASK_STATE_INPUT_REQUIRED",
     RunStatus.completed: "TASK_STATE_COMPLETED",
     RunStatus.failed: "TASK_STATE_FAILED",
     RunStatus.timed_out: "TASK_STATE_FAILED",

@@ -25,6 +25,7 @@ STATUS = {
     RunStatus.queued: "pending",
     RunStatus.running: "running",
     RunStatus.cancelling: "running",
+    RunStatus.requires_action: "running",  # not done; answered on the native API (issue 12)
     RunStatus.completed: "success",
     RunStatus.failed: "error",
     RunStatus.timed_out: "timeout",

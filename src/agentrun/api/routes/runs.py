@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from agentrun.api.deps import CursorDep, LimitDep, ProjectDep, ServicesDep
 from agentrun.api.sse import frame_event, frame_run, frames, sse_response
 from agentrun.domain.errors import AgentrunError, ErrorCode
-from agentrun.domain.models import DB_INT_MAX, EventsPage, Page, Run, RunCreate, RunMode
+from agentrun.domain.models import DB_INT_MAX, EventsPage, Page, Run, RunActions, RunCreate, RunMode
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
 
@@ -45,7 +45,7 @@ async def create_run(
         return _run_json(run, 202)
     if body.mode is RunMode.stream:
         return sse_response(_stream_run(services, project, run.id), headers={"X-Run-Id": run.id})
-    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s)
+    run = await services.runs.wait(project, run.id, services.settings.limits.sync_wait_s, or_waiting=True)
     return _run_json(run, 200 if run.status.terminal else 202)
 
 
@@ -76,12 +76,13 @@ async def get_run(
     services: ServicesDep,
     project: ProjectDep,
     wait_s: Annotated[
-        float | None, Query(ge=0, description="Long-poll until the run is terminal or this passes.")
+        float | None,
+        Query(ge=0, description="Long-poll until the run is terminal or requires_action, or this passes."),
     ] = None,
 ) -> Run:
     if wait_s:
         return await services.runs.wait(
-            project, run_id, min(wait_s, services.settings.limits.max_long_poll_s)
+            project, run_id, min(wait_s, services.settings.limits.max_long_poll_s), or_waiting=True
         )
     return await services.runs.get(project, run_id)
 
@@ -89,6 +90,16 @@ async def get_run(
 @router.post("/{run_id}/cancel", operation_id="cancel_run")
 async def cancel_run(run_id: str, services: ServicesDep, project: ProjectDep) -> Run:
     return await services.runs.cancel(project, run_id)
+
+
+@router.post("/{run_id}/actions", operation_id="answer_run")
+async def answer_run(run_id: str, body: RunActions, services: ServicesDep, project: ProjectDep) -> Run:
+    """Answer a run in ``requires_action``: approve, deny (the model sees ``reason``), approve with
+    edited ``args``, or ``answer`` a question. Answer all pending calls at once or one by one; the
+    run resumes when every one is answered. The same answer again changes nothing; 409
+    ``run_not_waiting`` when the run waits for nothing, 422 ``action_invalid`` for an unknown call
+    or an answer of the wrong shape."""
+    return await services.runs.act(project, run_id, body)
 
 
 @router.get(

@@ -57,6 +57,7 @@ from pydantic_ai.exceptions import (
     UserError,
 )
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset, ToolsetTool, WrapperToolset
+from pydantic_ai.toolsets.approval_required import ApprovalRequiredToolset
 
 from agentrun.domain.errors import AgentrunError, ErrorCode
 from agentrun.domain.models import ToolSpec
@@ -77,6 +78,7 @@ __all__ = [
     "build_toolsets",
     "check_url",
     "check_url_async",
+    "defers",
     "sandbox_toolset",
     "wrap_function_toolsets",
 ]
@@ -114,14 +116,40 @@ class SafeFunctionToolset(FunctionToolset[Any]):
             raise ToolFailed(message[:_MAX_ERROR_CHARS]) from exc
 
 
-def sandbox_toolset() -> AbstractToolset[Any]:
+def sandbox_toolset(requires_approval: bool | list[str] = False) -> AbstractToolset[Any]:
     """The shell and file tools of a run's sandbox (see :mod:`.sandbox`)."""
     from agentrun.runtime.tools.sandbox import SANDBOX_FUNCTIONS
 
     toolset = SafeFunctionToolset(id="sandbox")
     for name, function in SANDBOX_FUNCTIONS.items():
         toolset.add_function(function, name=name)
-    return toolset
+    return _with_approval(toolset, _approval_rule(requires_approval, None))
+
+
+def _approval_rule(requires: bool | list[str], prefix: str | None) -> Callable[[str], bool] | None:
+    """Which tool names (as the model sees them) need a person's approval; None: none do."""
+    if requires is True:
+        return lambda _name: True
+    if not requires:
+        return None
+    names = set(requires)
+    if prefix:
+        names |= {f"{prefix}_{n}" for n in requires}
+    return lambda name: name in names
+
+
+def _with_approval(toolset: AbstractToolset[Any], rule: Callable[[str], bool] | None) -> AbstractToolset[Any]:
+    """``toolset`` whose calls matching ``rule`` stop the run for a person's approval first."""
+    if rule is None:
+        return toolset
+    return ApprovalRequiredToolset(toolset, approval_required_func=lambda _ctx, tool_def, _args: rule(tool_def.name))
+
+
+def defers(specs: Sequence[ToolSpec], sandbox_requires_approval: bool | list[str] = False) -> bool:
+    """Whether a run with these tools may stop for a person (an approval, or ``ask_human``)."""
+    return bool(sandbox_requires_approval) or any(
+        spec.requires_approval or (spec.kind == "builtin" and spec.name == "ask_human") for spec in specs
+    )
 
 
 def build_toolsets(
@@ -135,6 +163,7 @@ def build_toolsets(
     toolsets: list[AbstractToolset[Any]] = []
     builtins = builtin_functions(settings)
     by_prefix: dict[str | None, SafeFunctionToolset] = {}
+    approve_builtins: dict[str | None, set[str]] = {}  # prefix -> builtin names needing approval
     exposed: dict[str, str] = {}
 
     def claim(name: str, prefix: str | None, source: str) -> None:
@@ -154,6 +183,8 @@ def build_toolsets(
             if toolset is None:
                 toolset = by_prefix[spec.prefix] = SafeFunctionToolset(id=_builtin_id(spec.prefix))
                 toolsets.append(toolset.prefixed(spec.prefix) if spec.prefix else toolset)
+            if spec.requires_approval:
+                approve_builtins.setdefault(spec.prefix, set()).add(name)
             if name in toolset.tools:
                 continue  # the same builtin listed twice: harmless
             claim(name, spec.prefix, f"builtin {name}")
@@ -169,11 +200,28 @@ def build_toolsets(
                 id=f"python-{spec.prefix}_{name}" if spec.prefix else f"python-{name}"
             )
             toolset.add_function(function, name=name)
-            toolsets.append(toolset.prefixed(spec.prefix) if spec.prefix else toolset)
+            exposed_set = toolset.prefixed(spec.prefix) if spec.prefix else toolset
+            needs = spec.requires_approval
+            needs = needs if isinstance(needs, bool) else name in needs or (spec.prefix or "") + "_" + name in needs
+            toolsets.append(_with_approval(exposed_set, _approval_rule(needs, None)))
         else:
             from agentrun.runtime.tools.mcp import mcp_toolset  # imports fastmcp: only when used
 
-            toolsets.append(mcp_toolset(spec, settings, registry))
+            rule = _approval_rule(spec.requires_approval, spec.prefix)
+            toolsets.append(_with_approval(mcp_toolset(spec, settings, registry), rule))
+    return _approve_builtins(toolsets, by_prefix, approve_builtins)
+
+
+def _approve_builtins(
+    toolsets: list[AbstractToolset[Any]],
+    by_prefix: dict[str | None, SafeFunctionToolset],
+    approve: dict[str | None, set[str]],
+) -> list[AbstractToolset[Any]]:
+    """Builtins of one prefix share a toolset: wrap it with a rule naming those that need approval."""
+    for index, toolset in enumerate(toolsets):
+        for prefix, names in approve.items():
+            if toolset is by_prefix[prefix] or getattr(toolset, "wrapped", None) is by_prefix[prefix]:
+                toolsets[index] = _with_approval(toolset, _approval_rule(sorted(names), prefix))
     return toolsets
 
 

@@ -1,4 +1,4 @@
-"""Built-in tools: ``http_get``, ``current_time``, ``calculator``.
+"""Built-in tools: ``http_get``, ``current_time``, ``calculator``, ``ask_human``.
 
 Each is a plain function whose docstring is the description the model sees. ``http_get`` is
 built per agent by :func:`make_http_get` because it closes over the tool settings (timeout,
@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from pydantic_ai.exceptions import CallDeferred
 
 from agentrun.runtime.tools.ssrf import CheckedURL, pinned_request, resolve_url_async
 from agentrun.settings import ToolSettings
@@ -30,6 +31,22 @@ _USER_AGENT = "agentrun-http_get/1"
 def current_time() -> str:
     """The current date and time in UTC, as ISO 8601 (e.g. 2025-01-31T12:00:00+00:00)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def ask_human(question: str, answer_schema: dict[str, Any] | None = None) -> str:
+    """Ask a person a question and wait for the answer; the run pauses until someone answers.
+
+    Use it when you lack a fact or a decision only a person can give. The answer comes back as
+    this tool's result.
+
+    Args:
+        question: The question, self-contained (the person may not have read the conversation).
+        answer_schema: Optional JSON Schema the answer must match, e.g. {"type": "boolean"} or an
+            object with named fields; omit it for a free-text answer.
+    """
+    # Never runs to completion: the run waits in requires_action (docs/runs.md) and the answer
+    # is given to the model as this call's result when the run resumes.
+    raise CallDeferred({"question": question, "answer_schema": answer_schema}, kind="question")
 
 
 def calculator(expression: str) -> int | float:
@@ -185,7 +202,12 @@ def _render(response: httpx.Response, body: bytes, truncated: bool, max_bytes: i
 
 def builtin_functions(settings: ToolSettings) -> dict[str, Callable[..., Any]]:
     """The built-in tools by name."""
-    return {"http_get": make_http_get(settings), "current_time": current_time, "calculator": calculator}
+    return {
+        "http_get": make_http_get(settings),
+        "current_time": current_time,
+        "calculator": calculator,
+        "ask_human": ask_human,
+    }
 
 
-BUILTIN_NAMES = ("http_get", "current_time", "calculator")
+BUILTIN_NAMES = ("http_get", "current_time", "calculator", "ask_human")
