@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -721,6 +722,13 @@ def _unsupported(operation: str, why: str):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _path_params(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+
+
 for _path, _methods, _operation, _why in _UNSUPPORTED:
     for _method in _methods:  # one operation per method: operation ids are unique
         _slug = _path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
@@ -730,4 +738,6 @@ for _path, _methods, _operation, _why in _UNSUPPORTED:
             methods=[_method],
             operation_id=f"lg_unsupported_{_slug}_{_method.lower()}",
             summary=f"{_operation}: not supported (400 not_supported)",
+            # The handler reads no path parameter; the document still names each one.
+            openapi_extra={"parameters": _params} if (_params := _path_params(_path)) else None,
         )
