@@ -129,7 +129,9 @@ export async function mount(main, { params: [runId], signal }) {
         stat("Output tokens", usage.output_tokens),
         stat("Requests", usage.requests),
         stat("Tool calls", usage.tool_calls),
-        stat("Iterations", run.iterations)),
+        stat("Iterations", run.iterations),
+        // At the server's observability.prices; absent when the model has no price.
+        usage.cost_usd == null ? null : h("div", { id: "run-cost" }, h("dt", { text: "Cost (USD)" }), h("dd", { text: `$${usage.cost_usd.toFixed(6)}` }))),
     );
   }
 
