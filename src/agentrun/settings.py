@@ -183,7 +183,7 @@ class WebhookSettings(BaseModel):
         description="Hosts, IPs or CIDRs webhooks may reach even when loopback/private (e.g. 127.0.0.1).",
     )
     backoff_s: list[float] = Field(
-        default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800],
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0],
         min_length=1,
         description="Waits between attempts; the last one repeats until retry_for_s has passed.",
     )

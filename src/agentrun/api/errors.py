@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -123,7 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such route; see /docs for the API."
         # 405 keeps Starlette's ``Allow`` header (RFC 9110 requires it).
-        return error_response(code, message, exc.status_code, headers=exc.headers)
+        return error_response(code, message, exc.status_code, headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(ValidationError)
     async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:
@@ -155,7 +156,7 @@ class CatchAll:
             return
         started = False
 
-        async def tracking_send(message: dict[str, Any]) -> None:
+        async def tracking_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

@@ -17,7 +17,7 @@ from agentrun.client import AgentrunError, Client
 try:  # typer >= 0.20 ships its own copy of click
     from typer._click.exceptions import UsageError
 except ImportError:  # pragma: no cover - older typer on the real click
-    from click.exceptions import UsageError  # type: ignore[no-redef]
+    from click.exceptions import UsageError  # type: ignore[assignment]
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run failed or timed out

@@ -28,7 +28,7 @@ DataDir = Annotated[
 def _settings(data_dir: str | None) -> Any:
     from agentrun.settings import Settings
 
-    return Settings(**({"data_dir": data_dir} if data_dir else {}))
+    return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
 def _with_store(data_dir: str | None, use: Callable[[Any], Awaitable[T]]) -> T:

@@ -112,7 +112,7 @@ def _is_regex(instance: object) -> bool:
 
 
 def _refuse(uri: str) -> Resource[Any]:
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class
 
 
 _REGISTRY: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-arg]

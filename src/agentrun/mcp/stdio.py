@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -30,7 +30,7 @@ from agentrun.settings import Settings
 
 
 def _caller_from_lifespan(ctx: Context) -> Caller:
-    return ctx.request_context.lifespan_context
+    return cast(Caller, ctx.request_context.lifespan_context)
 
 
 def build_stdio_server(settings: Settings, project_id: str = DEFAULT_PROJECT) -> MCPServer[Any]:

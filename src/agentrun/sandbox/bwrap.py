@@ -15,8 +15,9 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from agentrun.sandbox.identity import Identity
 from agentrun.sandbox.limits import MB, CommandResult, SandboxLimits, limit_reason
@@ -361,6 +362,6 @@ async def _supervise(
     )
 
 
-async def _finish(proc: asyncio.subprocess.Process, workers: list[asyncio.Future]) -> None:
+async def _finish(proc: asyncio.subprocess.Process, workers: Sequence[asyncio.Future[Any]]) -> None:
     await asyncio.gather(*workers)
     await proc.wait()

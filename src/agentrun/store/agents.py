@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -107,11 +107,12 @@ class AgentRepo:
         return min(rows, key=lambda row: row.slug == ref)  # the id match first
 
     async def _definition(self, conn: AsyncConnection, agent_id: str, number: int) -> dict[str, Any]:
-        return await conn.scalar(
+        definition = await conn.scalar(
             sa.select(revisions_t.c.definition).where(
                 revisions_t.c.agent_id == agent_id, revisions_t.c.number == number
             )
         )
+        return cast(dict[str, Any], definition)
 
     @whole
     async def create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,10 +144,11 @@ class SandboxRepo:
                     sandboxes_t.c.project_id == project_id, sandboxes_t.c.id != sandbox_id
                 )
             )
-            if int(others) + size_bytes > project_cap_bytes:
+            others = int(others or 0)
+            if others + size_bytes > project_cap_bytes:
                 raise AgentrunError(
                     ErrorCode.sandbox_too_large,
-                    f"The project's sandboxes would hold {int(others) + size_bytes} bytes; the limit is "
+                    f"The project's sandboxes would hold {others + size_bytes} bytes; the limit is "
                     f"{project_cap_bytes} (sandbox.max_project_mb). Delete files or sandboxes.",
                     {"limit_bytes": project_cap_bytes},
                 )
@@ -197,7 +199,7 @@ class SandboxRepo:
         if deleted.rowcount == 0:
             raise sandbox_not_found(sandbox_id)
 
-    async def existing(self, sandbox_ids: list[str]) -> set[str]:
+    async def existing(self, sandbox_ids: builtins.list[str]) -> set[str]:
         """Which of these ids are still sandboxes."""
         found: set[str] = set()
         async with self._engine.connect() as conn:
@@ -208,7 +210,7 @@ class SandboxRepo:
         return found
 
     @whole
-    async def delete_unused_before(self, cutoff: datetime) -> list[str]:
+    async def delete_unused_before(self, cutoff: datetime) -> builtins.list[str]:  # `list` is a method here
         """Retention: delete sandboxes nobody used since ``cutoff``; returns their ids."""
         async with self._engine.begin() as conn:
             ids = (

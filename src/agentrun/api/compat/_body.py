@@ -9,7 +9,8 @@ body is JSON, so the compat routes parse it as JSON regardless (a body that is n
 from __future__ import annotations
 
 import email.message
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -30,7 +31,7 @@ def _declares_json(content_type: str | None) -> bool:
 class JSONBodyRoute(APIRoute):
     """An APIRoute whose body is JSON whatever ``Content-Type`` says (see the module doc)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:
             return handler

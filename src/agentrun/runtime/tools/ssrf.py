@@ -85,7 +85,7 @@ def resolve_url(url: str, allow_hosts: Iterable[str] = ()) -> CheckedURL:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeURLError(f"cannot resolve host {host!r} of {url!r}: {exc}") from None
-    return _checked(url, scheme, host, port, [info[4][0] for info in infos], allow_hosts)
+    return _checked(url, scheme, host, port, [str(info[4][0]) for info in infos], allow_hosts)
 
 
 async def resolve_url_async(url: str, allow_hosts: Iterable[str] = ()) -> CheckedURL:
