@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agentrun.runtime.providers import register_test_model, unregister_test_model
+from tests.support.webhook_receiver import Receiver, wait_async
 
 MODEL = "test:metrics-script"
 
@@ -125,3 +128,22 @@ async def test_http_routes_are_templates(api) -> None:  # type: ignore[no-untype
     samples = await _samples(api)
     assert _value(samples, "agentrun_http_requests_total", method="GET", route="/v1/runs/{run_id}", status="404") == 1
     assert _value(samples, "agentrun_http_requests_total", method="GET", route="unmatched", status="404") == 1
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"webhooks": {"allow_hosts": ["127.0.0.1"], "backoff_s": [0.05], "retry_for_s": 5.0, "poll_s": 0.05}}],
+)
+async def test_webhook_attempts_by_outcome(api) -> None:  # type: ignore[no-untyped-def]
+    before = await _samples(api)
+    with Receiver([500, 200]) as receiver:
+        run = (await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "hi", "webhook_url": receiver.url})).json()
+        await wait_async(receiver, 2)
+        for _ in range(200):  # the attempt is recorded (and counted) just after the receiver answered
+            page = (await api.client.get(f"/v1/runs/{run['id']}/deliveries")).json()["data"]
+            if page and page[0]["state"] == "delivered":
+                break
+            await asyncio.sleep(0.05)
+    after = await _samples(api)
+    moved = {o: _sum(after, "agentrun_webhook_delivery_attempts_total", outcome=o) - _sum(before, "agentrun_webhook_delivery_attempts_total", outcome=o) for o in ("retry", "delivered", "failed")}
+    assert moved == {"retry": 1, "delivered": 1, "failed": 0}

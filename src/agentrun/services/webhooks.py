@@ -375,6 +375,8 @@ class WebhookService:
             outcome = "failed"
         else:
             outcome = "retry"
+        if self.metrics is not None:  # before the record: whoever sees the attempt sees it counted
+            self.metrics.on_webhook_attempt(outcome)
         await self._repo.record_attempt(
             delivery_id,
             n,
@@ -386,8 +388,6 @@ class WebhookService:
             next_attempt_at=now() + timedelta(seconds=retry_in) if outcome == "retry" and retry_in else None,
             disable_endpoint=disable,
         )
-        if self.metrics is not None:
-            self.metrics.on_webhook_attempt(outcome)
         if outcome != "delivered":
             log.info("webhook %s attempt %d to %s: %s", delivery_id, n, work.url, error or status_code)
         return outcome
