@@ -291,6 +291,32 @@ async def test_interrupt_strategy_cancels_the_running_run(live: Live) -> None:
         assert (await client.runs.get(thread_id, first["run_id"]))["status"] == "interrupted"
 
 
+async def test_on_disconnect_cancel_cancels_the_run_when_the_stream_goes_away(live: Live) -> None:
+    slow = live.agent(live.acme, model="test:sleep-30000")["slug"]
+    async with live.client(live.acme) as client:
+        thread_id = (await client.threads.create())["thread_id"]
+        stream = client.runs.stream(thread_id, slow, input=said("bye"), on_disconnect="cancel")
+        first = await anext(stream)
+        assert first.event == "metadata"
+        await stream.aclose()  # the connection closes while the run sleeps
+        run_id = first.data["run_id"]
+        status = None
+        for _ in range(150):
+            status = (await client.runs.get(thread_id, run_id))["status"]
+            if status == "interrupted":
+                break
+            await asyncio.sleep(0.1)
+        assert status == "interrupted"
+
+        # The default (continue) leaves the run going.
+        stream = client.runs.stream(thread_id, slow, input=said("stay"))
+        kept = (await anext(stream)).data["run_id"]
+        await stream.aclose()
+        await asyncio.sleep(0.5)
+        assert (await client.runs.get(thread_id, kept))["status"] in ("pending", "running")
+        await client.runs.cancel(thread_id, kept)
+
+
 async def test_resume_a_dropped_stream_with_last_event_id(live: Live) -> None:
     slug = live.agent(live.acme, model="test:sleep-1500")["slug"]
     async with live.client(live.acme) as client:

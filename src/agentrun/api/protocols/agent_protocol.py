@@ -321,7 +321,14 @@ async def _stream(
             raise
     finally:
         if not finished and cancel_on_disconnect:
-            await asyncio.shield(_cancel_quietly(services, project, run.id))
+            # The client went away: the request's task is being cancelled, so an await here would
+            # not run; the cancel runs as its own task (held until done).
+            task = asyncio.get_running_loop().create_task(_cancel_quietly(services, project, run.id))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 async def _cancel_quietly(services: Services, project: str, run_id: str) -> None:
