@@ -77,3 +77,47 @@ def test_a_run_executed_by_a_worker_continues_the_create_requests_trace(tmp_path
         assert sum(c["attributes"]["gen_ai.usage.input_tokens"] for c in chats) == run["usage"]["input_tokens"]
     finally:
         cluster.stop()
+
+
+def test_a_run_taken_over_continues_under_the_same_parent(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        "AGENTRUN_OBSERVABILITY__TRACING": "true",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
+    cluster = start_cluster(tmp_path, pg_url, apis=1, workers=2, env=env)
+    try:
+        (api,) = cluster.apis
+        httpx.put(
+            f"{api.url}/v1/agents/slow", json={"slug": "slow", "model": "test:sleep-3000", "publish": True}
+        ).raise_for_status()
+        run_id = httpx.post(
+            f"{api.url}/v1/runs",
+            json={"agent": "slow", "prompt": "go", "mode": "async"},
+            headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"},
+        ).json()["id"]
+        owner = None
+        for _ in range(200):
+            shown = httpx.get(f"{api.url}/v1/runs/{run_id}").json()
+            if shown["status"] == "running":
+                owner = shown["executor_id"]
+                break
+            time.sleep(0.05)
+        assert owner is not None
+        victim = next(w for w in cluster.workers if w.extra_env["AGENTRUN_EXECUTOR_ID"] == owner)
+        survivor = next(w for w in cluster.workers if w is not victim)
+        time.sleep(0.5)  # mid model request
+        victim.kill()  # its spans die with it: none of them was exported (they had not ended)
+        final = httpx.get(f"{api.url}/v1/runs/{run_id}", params={"wait_s": 40}, timeout=50).json()
+        assert final["status"] == "completed" and final["executor_id"] != owner, final
+
+        (http,) = [s for s in _wait_for(api, "POST /v1/runs") if s["name"] == "POST /v1/runs"]
+        spans = _wait_for(survivor, "invoke_agent slow")
+        (run_span,) = [s for s in spans if s["name"] == "invoke_agent slow"]
+        assert run_span["context"]["trace_id"] == f"0x{TRACE_ID}"
+        assert run_span["parent_id"] == http["context"]["span_id"]  # the create request's, again
+        assert run_span["attributes"]["agentrun.run.id"] == run_id
+        assert run_span["attributes"]["agentrun.run.status"] == "completed"
+        assert [s for s in spans if s["name"].startswith("chat ") and s["parent_id"] == run_span["context"]["span_id"]]
+    finally:
+        cluster.stop()
