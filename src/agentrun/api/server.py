@@ -77,9 +77,7 @@ def run_worker(settings: Settings) -> None:
         services = await open_services(settings.model_copy(update={"run_worker": True, "demo_agent": False}))
         port = settings.observability.metrics_port
         if port is not None:  # no HTTP API here: the process's own metrics on their own port
-            from prometheus_client import start_http_server
-
-            start_http_server(port, settings.observability.metrics_host, registry=services.metrics.registry)
+            services.metrics.serve(settings.observability.metrics_host, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

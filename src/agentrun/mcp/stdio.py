@@ -39,9 +39,13 @@ def build_stdio_server(settings: Settings, project_id: str = DEFAULT_PROJECT) ->
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[Caller]:
         services = await open_services(settings)
+        port = settings.observability.metrics_port  # runs execute here too: their metrics
+        stop_metrics = services.metrics.serve(settings.observability.metrics_host, port) if port else None
         try:
             yield Caller(services, project_id)
         finally:
+            if stop_metrics is not None:
+                stop_metrics()
             await services.close()
 
     return build_server(_caller_from_lifespan, lifespan=lifespan)

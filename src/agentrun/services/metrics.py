@@ -175,3 +175,17 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def serve(self, host: str, port: int) -> Callable[[], None]:
+        """Serve this registry at ``http://host:port/metrics`` from a thread (for processes
+        without the HTTP API: ``agentrun worker``, ``agentrun mcp``); returns its stop."""
+        from prometheus_client import start_http_server
+
+        server, thread = start_http_server(port, host, registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+
+        return stop

@@ -44,3 +44,21 @@ async def test_off_no_span_and_still_a_metric() -> None:
     await model.request([ModelRequest(parts=[UserPromptPart("hello")])], None, ModelRequestParameters())
     assert model._tracing.tracer is None
     assert metrics.model_requests.labels("a", "m", "ok")._value.get() == 1
+
+
+def test_a_process_without_the_api_serves_its_metrics_on_a_port() -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics = Metrics()
+    metrics.on_tool_call("calculator", 0.01, True)
+    stop = metrics.serve("127.0.0.1", port)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        stop()
+    assert 'agentrun_tool_calls_total{outcome="ok",tool="calculator"} 1.0' in text
