@@ -15,7 +15,7 @@ from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.slow
 
-TOOLS = {"run_agent", "get_run_status", "get_run_logs", "list_agents", "cancel_run"}
+TOOLS = {"run_agent", "get_run_status", "get_run_logs", "list_agents", "cancel_run", "answer_run"}
 # Slow enough that it cannot finish between two tool calls even on a loaded machine; the tests
 # cancel it (the offline model's sleep stops at once on cancel).
 SLOW_MODEL = "test:sleep-60000"

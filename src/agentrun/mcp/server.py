@@ -26,7 +26,16 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agentrun import __version__
 from agentrun.domain.errors import AgentrunError
-from agentrun.domain.models import Agent, Event, Run, RunCreate, Usage
+from agentrun.domain.models import (
+    ActionAnswer,
+    Agent,
+    Event,
+    PendingAction,
+    Run,
+    RunActions,
+    RunCreate,
+    Usage,
+)
 from agentrun.domain.status import RunStatus
 from agentrun.services.container import Services
 
@@ -79,8 +88,11 @@ Args:
 
 GET_RUN_STATUS_DESCRIPTION = """Get the status of a run started with run_agent.
 
-Returns status (queued, running, cancelling, completed, failed, cancelled, timed_out), done (true
-once the status is final), the result when completed, the error when it failed, and token usage.
+Returns status (queued, running, requires_action, cancelling, completed, failed, cancelled,
+timed_out), done (true once the status is final), the result when completed, the error when it
+failed, and token usage. In requires_action the run waits for a person: pending_actions lists
+each call it waits for (id, tool, args, kind approval|question, question, answer_schema);
+answer them with answer_run.
 
 Args:
     execution_id: The execution_id returned by run_agent."""
@@ -97,6 +109,18 @@ Args:
 LIST_AGENTS_DESCRIPTION = """List the agents that run_agent can start: id, slug, name, description, model and input schema.
 
 An id is "agt_" + 32 hex digits; run_agent's agent_id takes it, the same id as a UUID, or the slug."""
+
+ANSWER_RUN_DESCRIPTION = """Answer a run that waits for a person (status requires_action).
+
+Each action: {"call_id": <a pending_actions id>, "decision": "approve" | "deny" | "answer",
+"args": {...} (approve: run the tool with these arguments instead), "reason": "..." (deny: what
+the model is told), "answer": <any JSON> (answer: checked against the question's
+answer_schema)}. Approvals take approve or deny; questions take answer or deny. The run resumes
+once every pending call is answered; the same answer again changes nothing.
+
+Args:
+    execution_id: The execution_id returned by run_agent.
+    actions: One or more answers."""
 
 CANCEL_RUN_DESCRIPTION = """Cancel a queued or running run started with run_agent.
 
@@ -145,6 +169,10 @@ class RunStatusResult(BaseModel):
     )
     usage: Usage
     iterations: int = Field(description="Model requests made so far.")
+    pending_actions: list[PendingAction] = Field(
+        default_factory=list, description="requires_action: the calls the run waits for (answer with answer_run)."
+    )
+    action_deadline: datetime | None = Field(None, description="requires_action: when the wait times out.")
     agent_id: str
     agent_slug: str
     revision: int
@@ -208,6 +236,8 @@ def _status_of(run: Run) -> RunStatusResult:
         error=run.error.model_dump() if run.error else None,
         usage=run.usage,
         iterations=run.iterations,
+        pending_actions=run.pending_actions if run.status is RunStatus.requires_action else [],
+        action_deadline=run.action_deadline,
         agent_id=run.agent_id,
         agent_slug=run.agent_slug,
         revision=run.revision,
@@ -451,11 +481,32 @@ def build_server(
     server.add_tool(get_run_logs, description=GET_RUN_LOGS_DESCRIPTION, annotations=read_only)
     server.add_tool(list_agents, description=LIST_AGENTS_DESCRIPTION, annotations=read_only)
     server.add_tool(
+        _answer_tool(resolve),
+        description=ANSWER_RUN_DESCRIPTION,
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    )
+    server.add_tool(
         cancel_run,
         description=CANCEL_RUN_DESCRIPTION,
         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
     )
     return server
+
+
+def _answer_tool(resolve: Resolve) -> Callable[..., Any]:
+    async def answer_run(
+        execution_id: Annotated[str, Field(description="The execution_id returned by run_agent.")],
+        actions: Annotated[list[ActionAnswer], Field(min_length=1, max_length=100)],
+        ctx: Context,
+    ) -> RunStatusResult:
+        caller = resolve(ctx)
+        try:
+            run = await caller.services.runs.act(caller.project_id, execution_id, RunActions(actions=actions))
+        except AgentrunError as exc:
+            raise _fail(exc) from exc
+        return _status_of(run)
+
+    return answer_run
 
 
 async def _create(caller: Caller, body: RunCreate, idempotency_key: str | None) -> Run:
