@@ -291,6 +291,20 @@ async def test_interrupt_strategy_cancels_the_running_run(live: Live) -> None:
         assert (await client.runs.get(thread_id, first["run_id"]))["status"] == "interrupted"
 
 
+async def test_a_failed_run_is_an_error_for_wait_and_stream(live: Live) -> None:
+    # The run's time limit passes while the model sleeps: it ends timed_out.
+    slug = live.agent(live.acme, model="test:sleep-5000", config={"timeout_s": 0.3})["slug"]
+    async with live.client(live.acme) as client:
+        with pytest.raises(Exception, match="timed_out|timeout") as waited:
+            await client.runs.wait(None, slug, input=said("too slow"))
+        assert not isinstance(waited.value, httpx.HTTPStatusError)  # a 200 with __error__, raised by the SDK
+        thread_id = (await client.threads.create())["thread_id"]
+        parts = [p async for p in client.runs.stream(thread_id, slug, input=said("too slow"))]
+        assert parts[-1].event == "error" and parts[-1].data["message"]
+        run = await client.runs.get(thread_id, parts[0].data["run_id"])
+        assert run["status"] == "timeout"
+
+
 async def test_on_disconnect_cancel_cancels_the_run_when_the_stream_goes_away(live: Live) -> None:
     slow = live.agent(live.acme, model="test:sleep-30000")["slug"]
     async with live.client(live.acme) as client:
