@@ -16,6 +16,7 @@ STATUS_STYLE = {
     "queued": "cyan",
     "running": "blue",
     "cancelling": "yellow",
+    "requires_action": "magenta",
     "completed": "green",
     "failed": "red",
     "timed_out": "red",

@@ -117,6 +117,8 @@ def _stream_live(client: Client, agent: str, fields: dict[str, Any]) -> Run:
                     run = item
                 else:
                     renderer.event(item)
+                    if item.type == "run.requires_action" and stream.run_id is not None:
+                        _on_waiting(client, stream.run_id)
     except KeyboardInterrupt:
         run = _cancel_and_follow(client, stream.run_id, stream.last_seq, renderer)
     if run is None:
@@ -124,6 +126,54 @@ def _stream_live(client: Client, agent: str, fields: dict[str, Any]) -> Run:
         run = client.runs.get(stream.run_id)
     renderer.summary(run)
     return run
+
+
+def _on_waiting(client: Client, run_id: str) -> None:
+    """The run waits for a person: ask in a terminal, else say how to answer (and keep waiting)."""
+    if not _is_terminal(sys.stdin):
+        err.print(
+            f"[yellow]run {escape(run_id)} waits for a person; answer with "
+            f"`agentrun runs answer {escape(run_id)} CALL_ID approve|deny|answer`[/yellow]"
+        )
+        return
+    waiting = client.runs.get(run_id)
+    actions = [ask_action(p) for p in waiting.unanswered]
+    if actions:
+        client.runs.act(run_id, actions)
+
+
+def ask_action(pending: Any, read: Any = None) -> dict[str, Any]:
+    """One answer to ``pending``, asked on the terminal (stderr: stdout holds only the result)."""
+    read = read or err.input
+    if pending.kind == "question":
+        schema = f" (JSON matching {json.dumps(pending.answer_schema)})" if pending.answer_schema else ""
+        text = read(f"[bold]{escape(pending.question or pending.tool)}[/bold]{escape(schema)}\n> ")
+        return {"call_id": pending.id, "decision": "answer", "answer": _answer_value(text, pending.answer_schema)}
+    args = json.dumps(pending.args, ensure_ascii=False)
+    choice = read(f"Allow [bold]{escape(pending.tool)}[/bold]({escape(args)})? [y]es / [n]o / [e]dit: ").strip().lower()
+    if choice.startswith("e"):
+        edited = read("arguments (JSON): ")
+        try:
+            value = json.loads(edited)
+        except json.JSONDecodeError:
+            fail("the edited arguments are not valid JSON")
+        return {"call_id": pending.id, "decision": "approve", "args": value}
+    if choice.startswith("y"):
+        return {"call_id": pending.id, "decision": "approve"}
+    reason = read("reason (the agent sees it; empty for none): ").strip()
+    action: dict[str, Any] = {"call_id": pending.id, "decision": "deny"}
+    if reason:
+        action["reason"] = reason
+    return action
+
+
+def _answer_value(text: str, schema: dict[str, Any] | None) -> Any:
+    """Free text stays text; with a schema (or text that is JSON of another kind) it is parsed."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if schema is not None or not isinstance(value, str) else text
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -248,6 +298,49 @@ def _pages(client: Client, run_id: str, after: int) -> Any:
 def _follow(client: Client, run_id: str, after: int) -> Any:
     with client.runs.stream_events(run_id, after=after) as events:
         yield from events
+
+
+@app.command("answer")
+def answer(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id (status requires_action).")],
+    call_id: Annotated[str | None, typer.Argument(help="The pending call; omit to be asked for each.")] = None,
+    decision: Annotated[str | None, typer.Argument(help="approve, deny or answer.")] = None,
+    value: Annotated[
+        str | None, typer.Option("--answer", help="answer: the value (JSON, or text for a free-text question).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="deny: what the agent is told.")] = None,
+    args: Annotated[str | None, typer.Option("--args", help="approve: edited arguments (JSON object).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Answer a run that waits for a person: approve, deny or edit a tool call, answer a question."""
+    client = client_of(ctx)
+    if call_id is None:
+        waiting = client.runs.get(run_id)
+        if not waiting.unanswered:
+            fail(f"run {run_id} waits for no answer (status {waiting.status})")
+        actions = [ask_action(p) for p in waiting.unanswered]
+    else:
+        if decision not in ("approve", "deny", "answer"):
+            fail("give the decision: approve, deny or answer")
+        action: dict[str, Any] = {"call_id": call_id, "decision": decision}
+        if decision == "answer":
+            if value is None:
+                fail("answer needs --answer")
+            action["answer"] = _answer_value(value, None)
+        if reason is not None:
+            action["reason"] = reason
+        if args is not None:
+            try:
+                action["args"] = json.loads(args)
+            except json.JSONDecodeError:
+                fail("--args is not valid JSON")
+        actions = [action]
+    run = client.runs.act(run_id, actions)
+    if as_json:
+        print_json(run.model_dump(mode="json"))
+    else:
+        out.print(f"{escape(run.id)} {status_text(run.status)}")
 
 
 @app.command("cancel")
