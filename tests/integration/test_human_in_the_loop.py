@@ -349,3 +349,41 @@ async def test_another_projects_key_gets_404(api, script) -> None:  # type: igno
     )
     assert response.status_code == 404 and response.json()["error"]["code"] == "run_not_found"
     assert (await api.client.get(f"/v1/runs/{run['id']}")).json()["status"] == "requires_action"
+
+
+async def test_the_event_stream_stays_open_across_the_wait_and_carries_the_request(api, script) -> None:  # type: ignore[no-untyped-def]
+    script([ToolCallPart("send", {"to": "ann"}, tool_call_id="c1")])
+    await _agent(api, [SEND])
+    run = (await api.client.post("/v1/runs", json={"agent": "hitl", "prompt": "go", "mode": "async"})).json()
+
+    async def answer_when_waiting() -> None:
+        await _until(api, run["id"], "requires_action")
+        await asyncio.sleep(0.3)  # the stream is attached and idle in the wait
+        assert (await _act(api, run["id"], {"call_id": "c1", "decision": "approve"})).status_code == 200
+
+    answering = asyncio.create_task(answer_when_waiting())
+    stream = await api.client.get(f"/v1/runs/{run['id']}/events", headers={"Accept": "text/event-stream"})
+    await answering
+    frames = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: ")]
+    types = [f["type"] for f in frames]
+    assert "run.requires_action" in types and types[-1] == "run.completed"
+    waiting = frames[types.index("run.requires_action")]
+    assert waiting["data"]["pending_actions"][0]["tool"] == "send"
+    assert types.index("run.requires_action") < types.index("run.resumed")
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+
+
+async def test_a_webhook_endpoint_can_subscribe_to_requires_action(api, script) -> None:  # type: ignore[no-untyped-def]
+    script([ToolCallPart("send", {"to": "ann"}, tool_call_id="c1")])
+    await _agent(api, [SEND])
+    subscribed = await api.client.post(
+        "/v1/webhooks", json={"url": "http://93.184.216.34/hook", "events": ["run.requires_action"]}
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    default = await api.client.post("/v1/webhooks", json={"url": "http://93.184.216.34/other"})
+    assert "run.requires_action" not in default.json()["events"]  # opt-in: not terminal, may repeat
+    run = await _start(api)
+    deliveries = (await api.client.get(f"/v1/runs/{run['id']}/deliveries")).json()["data"]
+    assert [(d["endpoint_id"], d["event_type"]) for d in deliveries] == [
+        (subscribed.json()["id"], "run.requires_action")
+    ]

@@ -161,7 +161,7 @@ class AcpRun(_Shape):
     output: str | None
     mode: str
     status: str = Field(
-        description="queued, running, completed, failed or cancelled (docs/compat/003-acp.md)."
+        description="queued, running, awaiting, completed, failed or cancelled (docs/compat/003-acp.md)."
     )
     error: str | None
     metadata: dict[str, Any]
