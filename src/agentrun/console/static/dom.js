@@ -40,14 +40,14 @@ export function announce(text) {
 }
 
 export const TERMINAL = new Set(["completed", "failed", "cancelled", "timed_out"]);
-export const STATUSES = ["queued", "running", "cancelling", "completed", "failed", "cancelled", "timed_out"];
+export const STATUSES = ["queued", "running", "requires_action", "cancelling", "completed", "failed", "cancelled", "timed_out"];
 
 export function statusBadge(status) {
-  return h("span", { class: `badge s-${status}`, text: status.replace("_", " ") });
+  return h("span", { class: `badge s-${status}`, text: status.replaceAll("_", " ") });
 }
 
 export function statusBadgeHtml(status) {
-  return `<span class="badge s-${esc(status)}">${esc(status.replace("_", " "))}</span>`;
+  return `<span class="badge s-${esc(status)}">${esc(status.replaceAll("_", " "))}</span>`;
 }
 
 export function ms(iso) {

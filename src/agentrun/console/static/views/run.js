@@ -10,6 +10,8 @@ import { Timeline } from "./timeline.js";
 
 const STATUS_OF_EVENT = {
   "run.started": "running",
+  "run.requires_action": "requires_action",
+  "run.resumed": "queued",
   "run.completed": "completed",
   "run.failed": "failed",
   "run.cancelled": "cancelled",
@@ -25,6 +27,7 @@ export async function mount(main, { params: [runId], signal }) {
   const cancelButton = h("button", { type: "button", id: "cancel-run", class: "danger", text: "Cancel run" });
   const meta = h("dl", { class: "meta" });
   const resultSection = h("section", { "aria-labelledby": "h-result", class: "card" });
+  const actionSection = h("section", { "aria-labelledby": "h-actions", class: "card action-card", id: "run-actions", hidden: true });
   const usageSection = h("section", { "aria-labelledby": "h-usage", class: "card" });
   const inputSection = h("section", { "aria-labelledby": "h-input", class: "card" });
   const streamState = h("span", { class: "muted", id: "stream-state" });
@@ -37,6 +40,7 @@ export async function mount(main, { params: [runId], signal }) {
       h("h1", {}, "Run ", statusSlot),
       h("div", { class: "actions" }, cancelButton)),
     meta,
+    actionSection,
     h("div", { class: "grid2" }, resultSection, usageSection),
     inputSection,
     h("section", { "aria-labelledby": "h-timing", class: "card" },
@@ -91,6 +95,82 @@ export async function mount(main, { params: [runId], signal }) {
     if (run.attempt > 1) item("Attempts", String(run.attempt));
     renderResult();
     renderUsage();
+    renderActions();
+  }
+
+  // ---- waiting for a person: approve / deny / edit / answer ----
+  function renderActions() {
+    const open = run.status === "requires_action" ? (run.pending_actions || []).filter((p) => !p.answer) : [];
+    actionSection.hidden = open.length === 0;
+    clear(actionSection);
+    if (!open.length) return;
+    actionSection.append(
+      h("h2", { id: "h-actions", text: "Waiting for you" }),
+      h("p", { class: "muted", text: run.action_deadline ? `The run resumes once every call is answered; it waits until ${when(run.action_deadline)}.` : "The run resumes once every call is answered." }),
+      ...open.map(pendingCard),
+    );
+  }
+
+  function pendingCard(pending) {
+    const problem = h("p", { class: "error", role: "alert", hidden: true });
+    const box = h("div", { class: "pending", "data-call-id": pending.id });
+    const send = async (action, button) => {
+      problem.hidden = true;
+      button.disabled = true;
+      try {
+        run = await api(`/v1/runs/${encodeURIComponent(run.id)}/actions`, { method: "POST", body: { actions: [{ call_id: pending.id, ...action }] }, signal });
+        announce(`Answered ${pending.tool}`);
+        renderRun();
+      } catch (err) {
+        problem.textContent = err.message;
+        problem.hidden = false;
+        button.disabled = false;
+      }
+    };
+    const reason = h("input", { type: "text", class: "deny-reason", "aria-label": `Reason for denying ${pending.tool} (the agent sees it)`, placeholder: "Reason (the agent sees it)" });
+    const deny = h("button", { type: "button", class: "danger", text: "Deny" });
+    deny.addEventListener("click", () => send(reason.value.trim() ? { decision: "deny", reason: reason.value.trim() } : { decision: "deny" }, deny));
+    if (pending.kind === "question") {
+      const answer = h("textarea", { rows: 3, class: "answer-input", "aria-label": `Answer: ${pending.question || ""}` });
+      const submit = h("button", { type: "button", class: "primary", text: "Answer" });
+      submit.addEventListener("click", () => {
+        let value = answer.value;
+        if (pending.answer_schema) {
+          try {
+            value = JSON.parse(answer.value);
+          } catch {
+            problem.textContent = "The answer must be JSON matching the schema.";
+            problem.hidden = false;
+            return;
+          }
+        }
+        send({ decision: "answer", answer: value }, submit);
+      });
+      box.append(
+        h("p", {}, h("strong", { text: "Question: " }), h("span", { class: "question", text: pending.question || "" })),
+        pending.answer_schema ? h("details", {}, h("summary", { text: "Answer schema (JSON)" }), h("pre", { class: "code", text: pretty(pending.answer_schema) })) : null,
+        answer, h("div", { class: "buttons" }, submit, reason, deny), problem);
+      return box;
+    }
+    const args = h("textarea", { rows: 4, class: "code edit-args", "aria-label": `Arguments for ${pending.tool}` });
+    args.value = pretty(pending.args || {});
+    const approve = h("button", { type: "button", class: "primary", text: "Approve" });
+    approve.addEventListener("click", () => {
+      let edited;
+      try {
+        edited = JSON.parse(args.value);
+      } catch {
+        problem.textContent = "The arguments must be a JSON object.";
+        problem.hidden = false;
+        return;
+      }
+      const same = JSON.stringify(edited) === JSON.stringify(pending.args || {});
+      send(same ? { decision: "approve" } : { decision: "approve", args: edited }, approve);
+    });
+    box.append(
+      h("p", {}, "Allow ", h("strong", { class: "tool-name", text: pending.tool }), " with these arguments? Edit them to approve with others."),
+      args, h("div", { class: "buttons" }, approve, reason, deny), problem);
+    return box;
   }
 
   function renderResult() {
