@@ -387,3 +387,25 @@ async def test_a_webhook_endpoint_can_subscribe_to_requires_action(api, script) 
     assert [(d["endpoint_id"], d["event_type"]) for d in deliveries] == [
         (subscribed.json()["id"], "run.requires_action")
     ]
+
+
+async def test_each_compat_surface_names_a_waiting_run_in_its_own_words(api, script) -> None:  # type: ignore[no-untyped-def]
+    from agentrun.services.task_shape import task_id_of
+
+    script([ToolCallPart("ask_human", {"question": "Which colour?"}, tool_call_id="q1")])
+    await _agent(api, [ASK])
+    run = await _start(api)
+    agent_id = run["agent_id"]
+    assert (await api.client.get(f"/api/runs/{task_id_of(run['id'])}")).json()[
+        "status"
+    ] == "in_progress"  # 001
+    assert (await api.client.get(f"/v0.1/runs/{run['id']}")).json()["status"] == "running"  # 002
+    acp = (await api.client.get(f"/v1/servers/{agent_id}/runs/{run['id']}")).json()  # 003
+    assert acp["run"]["status"] == "awaiting", acp
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": run["id"]}}
+    task = (await api.client.post("/a2a/hitl", json=rpc, headers={"A2A-Version": "1.0"})).json()["result"]
+    assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+    assert "Which colour?" in task["status"]["message"]["parts"][0]["text"]
+    legacy = {"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"id": run["id"]}}
+    old = (await api.client.post("/a2a/hitl", json=legacy, headers={"A2A-Version": "0.3"})).json()["result"]
+    assert old["status"]["state"] == "input-required"

@@ -292,6 +292,9 @@ async def _updates(call: Call, run: Run, after: int, history_length: int | None)
             elif event.type is EventType.run_started:
                 working = run.model_copy(update={"status": RunStatus.running, "started_at": event.created_at})
                 yield call.frame(shape.status_update(working))
+            elif event.type is EventType.run_requires_action:  # input-required; the stream stays open
+                waiting = run.model_copy(update={"status": RunStatus.requires_action})
+                yield call.frame(shape.status_update(waiting))
             elif event.type is EventType.message_delta and event.content:
                 yield call.frame(
                     shape.artifact_update(run, [{"text": event.content}], append=chunked, last=False)
