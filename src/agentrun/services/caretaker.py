@@ -80,7 +80,8 @@ class Caretaker:
                     # Re-enqueued workflows run on whichever process dequeues them, which adopts
                     # the run; a run claimed but never started gets its workflow here.
                     await self._engine.ensure_running(run_id, await self._workflow_of(run_id))
-                else:
+                elif await self._store.runs.adopt(run_id, self.executor_id):
+                    # Released runs have no owner, and _fail's write is fenced to its owner.
                     await self._fail(
                         run_id,
                         RunStatus.failed,
