@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -89,7 +90,14 @@ class StreamThenHang:
             await asyncio.sleep(60)
 
 
-EXPECTED_TWO_REQUESTS = {"input_tokens": 100, "output_tokens": 7, "requests": 2, "tool_calls": 1}
+# cost_usd: None, since no price is configured for the scripted model (observability.prices).
+EXPECTED_TWO_REQUESTS = {
+    "input_tokens": 100,
+    "output_tokens": 7,
+    "requests": 2,
+    "tool_calls": 1,
+    "cost_usd": None,
+}
 TOOLS = [{"kind": "builtin", "name": "calculator"}]
 
 
@@ -136,7 +144,13 @@ async def test_a_run_past_max_turns_reports_the_usage_of_its_requests(api, durab
         run = await wait_run(api.client, created["id"])
     assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
     assert len(script.requests) == 3
-    assert run["usage"] == {"input_tokens": 150, "output_tokens": 12, "requests": 3, "tool_calls": 3}, run
+    assert run["usage"] == {
+        "input_tokens": 150,
+        "output_tokens": 12,
+        "requests": 3,
+        "tool_calls": 3,
+        "cost_usd": None,
+    }, run
 
 
 async def test_a_run_past_max_total_tokens_reports_the_request_that_crossed_it(api) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +160,13 @@ async def test_a_run_past_max_total_tokens_reports_the_request_that_crossed_it(a
         created = await run_async(api.client, agent["slug"], config={"max_total_tokens": 100})
         run = await wait_run(api.client, created["id"])
     assert run["status"] == "failed" and run["error"]["code"] == "limit_exceeded", run
-    assert run["usage"] == {"input_tokens": 100, "output_tokens": 8, "requests": 2, "tool_calls": 1}, run
+    assert run["usage"] == {
+        "input_tokens": 100,
+        "output_tokens": 8,
+        "requests": 2,
+        "tool_calls": 1,
+        "cost_usd": None,
+    }, run
 
 
 # --- 3. a cancel is not an error in the log ----------------------------------------------------
@@ -262,6 +282,7 @@ async def test_a_closing_worker_stays_alive_while_its_runs_drain(backend, tmp_pa
             assert worker.active_count == 1
 
             closing = asyncio.create_task(worker.close())
+            began = time.monotonic()
             seen: list[bool] = []
             while not closing.done():
                 await asyncio.sleep(0.1)
@@ -269,7 +290,10 @@ async def test_a_closing_worker_stays_alive_while_its_runs_drain(backend, tmp_pa
                 seen.append("draining" in alive)
                 assert "draining" not in await store.workers.stale_owners(settings.dead_after_s)
             await closing
-            assert len(seen) >= 10 and all(seen), seen
+            # The drain outlasted dead_after_s (close waits the whole grace for the 5 s run), and
+            # every look during it found the worker alive. A loaded machine looks less often.
+            assert time.monotonic() - began >= settings.shutdown_grace_s > 2 * settings.dead_after_s
+            assert len(seen) >= 3 and all(seen), seen
             assert (await store.runs.get(run.id)).status.value == "running", "left for recovery, not failed"
 
             await asyncio.sleep(settings.dead_after_s + 0.3)  # closed: now it falls silent
