@@ -24,6 +24,21 @@ BODIES = {
     ("/v1/run", "post"): {"agent": "__AGENT__", "prompt": "hi", "stream": False},
     ("/v1/agents/{slug}/run", "post"): {"prompt": "hi", "stream": False},
     ("/v1/runs/{run_id}/actions", "post"): {"actions": [{"call_id": "c1", "decision": "approve"}]},
+    # Agent Protocol (/lg): the owner's agent as the assistant
+    **{
+        (path, "post"): {
+            "assistant_id": "__AGENT__",
+            "input": {"messages": [{"role": "user", "content": "hi"}]},
+        }
+        for path in (
+            "/lg/runs",
+            "/lg/runs/wait",
+            "/lg/runs/stream",
+            "/lg/threads/{thread_id}/runs",
+            "/lg/threads/{thread_id}/runs/wait",
+            "/lg/threads/{thread_id}/runs/stream",
+        )
+    },
 }
 
 
@@ -66,7 +81,9 @@ async def test_foreign_key_sees_nothing_on_any_route(api) -> None:  # type: igno
     webhook = await api.client.post("/v1/webhooks", json={"url": "http://93.184.216.34/hook"}, headers=owner)
     assert webhook.status_code == 201, webhook.text
     sandbox = (await api.client.post("/v1/sandboxes", json={}, headers=owner)).json()
-    put = await api.client.put(f"/v1/sandboxes/{sandbox['id']}/files/secret.txt", content=SECRET, headers=owner)
+    put = await api.client.put(
+        f"/v1/sandboxes/{sandbox['id']}/files/secret.txt", content=SECRET, headers=owner
+    )
     assert put.status_code == 200, put.text
     ids = {
         "sandbox_id": sandbox["id"],
@@ -82,6 +99,8 @@ async def test_foreign_key_sees_nothing_on_any_route(api) -> None:  # type: igno
         "key_id": owner_key.id,
         "task_id": str(task["task_id"]),
         "webhook_id": webhook.json()["id"],
+        "assistant_id": agent["id"],  # the Agent Protocol's name for an agent (/lg)
+        "checkpoint_id": "1",
     }
 
     spec = (await api.client.get("/openapi.json")).json()
@@ -105,6 +124,8 @@ async def test_foreign_key_sees_nothing_on_any_route(api) -> None:  # type: igno
         assert agent["id"] not in resp.text or resp.status_code == 404, where
         if (path, method) == ("/v1/agents/{slug}", "put"):
             assert resp.status_code == 201, where  # a new agent in the intruder's own namespace
+        elif params and resp.status_code == 400 and resp.json()["error"]["code"] == "not_supported":
+            assert path.startswith("/lg/"), where  # an Agent Protocol operation we do not map: no lookup
         elif params:
             assert resp.status_code == 404, where
         else:
