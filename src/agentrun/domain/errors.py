@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
 
     # 400 / 422
     invalid_request = "invalid_request"
+    not_supported = "not_supported"  # a protocol operation agentrun does not map (e.g. LangGraph checkpoints)
     validation_error = "validation_error"
     input_invalid = "input_invalid"
     tool_not_allowed = "tool_not_allowed"
@@ -52,6 +53,7 @@ class ErrorCode(StrEnum):
 
 STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.invalid_request: 400,
+    ErrorCode.not_supported: 400,
     ErrorCode.validation_error: 422,
     ErrorCode.input_invalid: 422,
     ErrorCode.tool_not_allowed: 422,

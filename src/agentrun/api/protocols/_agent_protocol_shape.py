@@ -17,7 +17,6 @@ from agentrun.domain.events import EventType
 from agentrun.domain.models import Agent, Event, Run, Thread, ThreadMessage
 from agentrun.domain.status import RunStatus
 
-NOT_SUPPORTED = "not_supported"
 META_KEY = "agent_protocol"  # what this surface records in a run's metadata
 
 # Our run statuses -> LangGraph RunStatus.
@@ -33,7 +32,7 @@ STATUS = {
 }
 STATUS_OF = {
     "pending": [RunStatus.queued],
-    "running": [RunStatus.running, RunStatus.cancelling],
+    "running": [RunStatus.running, RunStatus.cancelling, RunStatus.requires_action],
     "success": [RunStatus.completed],
     "error": [RunStatus.failed],
     "timeout": [RunStatus.timed_out],
@@ -49,15 +48,10 @@ class NotSupported(AgentrunError):
 
     def __init__(self, operation: str, message: str) -> None:
         super().__init__(
-            ErrorCode.invalid_request,
+            ErrorCode.not_supported,
             f"{message} (not supported by agentrun's Agent Protocol surface; see docs/compat/agent-protocol.md)",
             {"operation": operation},
         )
-
-    def body(self) -> dict[str, Any]:
-        body = super().body()
-        body["error"]["code"] = NOT_SUPPORTED
-        return body
 
 
 def ts(value: datetime | None) -> str | None:
