@@ -175,9 +175,17 @@ class DurableEngine:
         if latest.status in _UNFINISHED:
             return "pending"
         steps = await DBOS.list_workflow_steps_async(latest.workflow_id)
+        # The fenced execution's last step(s) recorded the fence as their error: a fork that kept
+        # them would replay the error and stop at once, leaving the run active with no execution.
+        start = 1
+        for step in steps:
+            if step["error"] is None:
+                start = step["function_id"] + 1
+            else:
+                break
         forks = await DBOS.list_workflows_async(workflow_id_prefix=f"{base}{FORK_SEP}")
         with SetWorkflowID(f"{base}{FORK_SEP}{len(forks) + 1}"):
-            await DBOS.fork_workflow_async(latest.workflow_id, len(steps) + 1)
+            await DBOS.fork_workflow_async(latest.workflow_id, start)
         return "forked"
 
     @staticmethod
