@@ -11,10 +11,14 @@ fi
 STAMP="$VENV/.agentrun-installed"
 EXTRAS=""
 [ "${DEV:-0}" = "1" ] && EXTRAS="[dev]"
-# Reinstall when pyproject.toml changed since the last install (or the extras differ).
-WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)$EXTRAS"
+# Reinstall when pyproject.toml or the lock changed since the last install (or the extras differ).
+# requirements.lock (scripts/lock) pins every package to the versions the suite last passed with.
+LOCK="$ROOT/requirements.lock"
+WANT="$({ cat "$ROOT/pyproject.toml"; cat "$LOCK" 2>/dev/null || true; } | sha256sum | cut -c1-16)$EXTRAS"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "installing agentrun$EXTRAS into $VENV (first run takes a minute or two)" >&2
-  "$VENV/bin/python" -m pip install -q -e "$ROOT$EXTRAS"
+  CONSTRAINTS=()
+  [ -f "$LOCK" ] && CONSTRAINTS=(-c "$LOCK")
+  "$VENV/bin/python" -m pip install -q "${CONSTRAINTS[@]}" -e "$ROOT$EXTRAS"
   echo "$WANT" > "$STAMP"
 fi
