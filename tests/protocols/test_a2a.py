@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -41,15 +40,14 @@ from a2a.utils.errors import (
 )
 from google.protobuf import json_format, struct_pb2
 
-from tests.support.backends import backend_env, pg_available
-from tests.support.fake_openai import FakeOpenAI, Turn
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.keyed import keyed_server
 from tests.support.live import LiveServer
 from tests.support.webhook_receiver import Receiver, documented_verify
 
 pytestmark = pytest.mark.slow
 
 OFFLINE = "[offline test model]"
-KEY_LINE = re.compile(r"created admin API key for project 'default' \(shown once\): (\S+)")
 
 
 @dataclass
@@ -77,31 +75,9 @@ class Live:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if request.param == "postgres" and not pg_available():
-        pytest.fail("PostgreSQL is not reachable; start it (see .ci/run) or set AGENTRUN_TEST_PG_URL")
     tmp = tmp_path_factory.mktemp(f"a2a-{request.param}")
-    with backend_env(request.param, tmp) as env, FakeOpenAI([Turn(text="noted")]) as model:
-        extra = {k: v for k, v in env.items() if k != "AGENTRUN_DATA_DIR"}
-        extra |= {
-            "AGENTRUN_AUTH_MODE": "required",
-            "AGENTRUN_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]',
-            "AGENTRUN_PROVIDERS__OPENAI_API_KEY": "sk-test",
-            "AGENTRUN_PROVIDERS__OPENAI_BASE_URL": model.url,
-        }
-        server = LiveServer(tmp / "data", extra_env=extra).start()
-        try:
-            found = KEY_LINE.search(server.log())
-            assert found, server.log()
-            admin = found.group(1)
-            keys = {}
-            with httpx.Client(base_url=server.url, headers={"X-API-Key": admin}) as http:
-                for project in ("acme", "rival"):
-                    made = http.post("/v1/admin/keys", json={"project": project, "name": "a2a"})
-                    assert made.status_code == 201, made.text
-                    keys[project] = made.json()["key"]
-            yield Live(server, admin, keys["acme"], keys["rival"], model)
-        finally:
-            server.stop()
+    with keyed_server(request.param, tmp, "a2a", extra_env={"AGENTRUN_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]'}) as k:
+        yield Live(k.server, k.admin, k.keys["acme"], k.keys["rival"], k.model)
 
 
 class Keys(CredentialService):

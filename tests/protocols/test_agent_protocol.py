@@ -8,7 +8,6 @@ The SDK points at ``<server>/lg``.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
@@ -26,14 +25,13 @@ from langgraph_sdk.errors import (
     NotFoundError,
 )
 
-from tests.support.backends import backend_env, pg_available
-from tests.support.fake_openai import FakeOpenAI, Turn
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.keyed import keyed_server
 from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.slow
 
 OFFLINE = "[offline test model]"
-KEY_LINE = re.compile(r"created admin API key for project 'default' \(shown once\): (\S+)")
 
 
 @dataclass
@@ -67,30 +65,9 @@ class Live:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if request.param == "postgres" and not pg_available():
-        pytest.fail("PostgreSQL is not reachable; start it (see .ci/run) or set AGENTRUN_TEST_PG_URL")
     tmp = tmp_path_factory.mktemp(f"lg-{request.param}")
-    with backend_env(request.param, tmp) as env, FakeOpenAI([Turn(text="noted")]) as model:
-        extra = {k: v for k, v in env.items() if k != "AGENTRUN_DATA_DIR"}
-        extra |= {
-            "AGENTRUN_AUTH_MODE": "required",
-            "AGENTRUN_PROVIDERS__OPENAI_API_KEY": "sk-test",
-            "AGENTRUN_PROVIDERS__OPENAI_BASE_URL": model.url,
-        }
-        server = LiveServer(tmp / "data", extra_env=extra).start()
-        try:
-            found = KEY_LINE.search(server.log())
-            assert found, server.log()
-            admin = found.group(1)
-            keys = {}
-            with httpx.Client(base_url=server.url, headers={"X-API-Key": admin}) as http:
-                for project in ("acme", "rival"):
-                    made = http.post("/v1/admin/keys", json={"project": project, "name": "lg"})
-                    assert made.status_code == 201, made.text
-                    keys[project] = made.json()["key"]
-            yield Live(server, admin, keys["acme"], keys["rival"], model)
-        finally:
-            server.stop()
+    with keyed_server(request.param, tmp, "lg") as k:
+        yield Live(k.server, k.admin, k.keys["acme"], k.keys["rival"], k.model)
 
 
 def said(text: str) -> dict[str, Any]:
