@@ -143,7 +143,12 @@ async def bench(waiting: int, unrelated: int, durability: str, sample: int) -> d
                 rss_before = tree_rss_mb(server.proc.pid)
 
                 async def start(i: int) -> str:
-                    body = {"agent": "careful", "prompt": f"waiter {i}", "mode": "async", "durability": durability}
+                    body = {
+                        "agent": "careful",
+                        "prompt": f"waiter {i}",
+                        "mode": "async",
+                        "durability": durability,
+                    }
                     return (await client.post("/v1/runs", json=body)).json()["id"]
 
                 created = time.monotonic()

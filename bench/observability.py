@@ -159,7 +159,9 @@ def hooks_alone(requests: int = 4000, rounds: int = 5) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=300, help="runs per server")
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--durability", default="steps", choices=["steps", "exit"])
@@ -185,12 +187,19 @@ def main() -> None:
     try:
         for server in servers:
             server.wait_ready()
-        agent = {"slug": "obs", "model": "test:tools", "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+        agent = {
+            "slug": "obs",
+            "model": "test:tools",
+            "tools": [{"kind": "builtin", "name": "calculator"}],
+            "publish": True,
+        }
         clients = {s.name: httpx.Client(base_url=s.url, timeout=60) for s in servers}
         for server in servers:
             clients[server.name].put("/v1/agents/obs", json=agent).raise_for_status()
             for _ in range(10):  # warm-up: imports, agent build, provider caches
-                clients[server.name].post("/v1/runs", json={"agent": "obs", "prompt": "1+1"}).raise_for_status()
+                clients[server.name].post(
+                    "/v1/runs", json={"agent": "obs", "prompt": "1+1"}
+                ).raise_for_status()
         body = {"agent": "obs", "prompt": "2*21", "durability": args.durability}
         while any(s.runs < args.runs for s in servers):
             for server in servers:
@@ -204,8 +213,10 @@ def main() -> None:
                 time.sleep(0.3)  # let the batch span processor export this batch's spans
                 server.cpu += cpu_seconds(server.proc.pid) - before
                 server.runs += n
-        print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
-              f"{args.runs} sync runs per server (durability={args.durability}), batches of {args.batch}, interleaved")
+        print(
+            f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
+            f"{args.runs} sync runs per server (durability={args.durability}), batches of {args.batch}, interleaved"
+        )
         print(f"OTLP sink received {Sink.received} export requests")
         base = servers[0].cpu / servers[0].runs
         print(f"{'tracing':<18} {'server CPU per run':>20} {'vs off':>8}")

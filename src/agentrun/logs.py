@@ -29,7 +29,12 @@ ACCESS_LOGGER = "agentrun.access"
 
 _SECRETS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
-    (re.compile(r"(?i)\b((?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]{4,}"), r"\1***"),
+    (
+        re.compile(
+            r"(?i)\b((?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]{4,}"
+        ),
+        r"\1***",
+    ),
     (re.compile(r"\b(sk|ar|agr|pk)[-_][A-Za-z0-9_\-]{12,}"), r"\1-***"),  # provider and agentrun keys
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),  # user:password@host in URLs
 ]
@@ -84,8 +89,15 @@ class JsonFormatter(logging.Formatter):
             if value not in (None, "-"):
                 body[key] = value
         for key, value in vars(record).items():  # `extra=` fields (e.g. the access log's)
-            if key not in _STANDARD and key not in body and not key.startswith("_") and key not in ("request_id", "run_id"):
-                body[key] = value if isinstance(value, str | int | float | bool) or value is None else str(value)
+            if (
+                key not in _STANDARD
+                and key not in body
+                and not key.startswith("_")
+                and key not in ("request_id", "run_id")
+            ):
+                body[key] = (
+                    value if isinstance(value, str | int | float | bool) or value is None else str(value)
+                )
         if record.exc_info:
             body["exception"] = self.formatException(record.exc_info)
         return redact(json.dumps(body, default=str))

@@ -52,7 +52,9 @@ class LimitSettings(BaseModel):
         description="A connection must send a whole request head this soon after connecting (or after "
         "its previous response), else it is closed.",
     )
-    keep_alive_timeout_s: float = Field(5.0, gt=0, description="An idle keep-alive connection is closed after this.")
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this."
+    )
     max_connections: int = Field(
         2048, ge=1, description="Open connections one process serves; a request beyond them -> 503."
     )
@@ -95,7 +97,9 @@ class RegisteredMCPServer(BaseModel):
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict, description="Added to the stdio server's environment.")
     url: str | None = Field(None, description="Streamable HTTP endpoint (instead of `command`).")
-    timeout_s: float | None = Field(None, gt=0, description="Connect/request timeout; default tools.mcp_timeout_s.")
+    timeout_s: float | None = Field(
+        None, gt=0, description="Connect/request timeout; default tools.mcp_timeout_s."
+    )
     in_sandbox: bool = Field(
         False, description="stdio only: start the server inside the run's sandbox (the run then gets one)."
     )
@@ -128,7 +132,8 @@ class ToolSettings(BaseModel):
         description="Operator-registered Python tools: name -> 'package.module:function'.",
     )
     entry_points: bool = Field(
-        True, description="Also register the Python tools of installed packages' `agentrun.tools` entry points."
+        True,
+        description="Also register the Python tools of installed packages' `agentrun.tools` entry points.",
     )
     mcp_servers: dict[str, RegisteredMCPServer] = Field(
         default_factory=dict, description="Operator-registered MCP servers by name."
@@ -155,7 +160,9 @@ class SandboxSettings(BaseModel):
     memory_mb: int = Field(512, ge=16, description="Default memory (address space) per command.")
     max_processes: int = Field(64, ge=1, description="Default processes per command.")
     max_file_mb: int = Field(64, ge=1, description="Default largest file a command may write.")
-    max_output_bytes: int = Field(65_536, ge=1024, description="Default output (stdout+stderr) kept per command.")
+    max_output_bytes: int = Field(
+        65_536, ge=1024, description="Default output (stdout+stderr) kept per command."
+    )
     ceiling_wall_s: float = Field(600.0, gt=0, description="The most wall_s an agent may ask for.")
     ceiling_memory_mb: int = Field(4096, ge=16, description="The most memory_mb an agent may ask for.")
     max_workspace_mb: int = Field(256, ge=1, description="Largest workspace (all files) of one sandbox.")
@@ -201,7 +208,8 @@ class SecuritySettings(BaseModel):
         "server answers to; others get 403 (DNS-rebinding protection).",
     )
     metrics_token: SecretStr | None = Field(
-        None, description="With keys required, `Authorization: Bearer TOKEN` reads /metrics and /readyz details."
+        None,
+        description="With keys required, `Authorization: Bearer TOKEN` reads /metrics and /readyz details.",
     )
 
 
@@ -213,8 +221,12 @@ class ModelPrice(BaseModel):
 class ObservabilitySettings(BaseModel):
     """Logs, metrics, traces, cost (docs/observability.md)."""
 
-    log_format: str = Field("text", pattern="^(text|json)$", description="Log lines as readable text or JSON.")
-    access_log: bool = Field(False, description="One log line per HTTP request (method, route, status, time).")
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="Log lines as readable text or JSON."
+    )
+    access_log: bool = Field(
+        False, description="One log line per HTTP request (method, route, status, time)."
+    )
     tracing: bool = Field(
         False,
         description="OpenTelemetry traces, exported by OTLP as the standard OTEL_* variables say (needs "

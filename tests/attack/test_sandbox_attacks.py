@@ -37,7 +37,9 @@ async def tenant(api) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return headers
 
 
-async def _shell(api: Any, headers: dict[str, str], *commands: str, **run: Any) -> tuple[dict[str, Any], list[dict]]:
+async def _shell(
+    api: Any, headers: dict[str, str], *commands: str, **run: Any
+) -> tuple[dict[str, Any], list[dict]]:
     steps = [{"name": "shell", "params": {"command": c}} for c in commands]
     resp = await api.client.post(
         "/v1/runs",
@@ -116,7 +118,7 @@ def host_listener() -> Iterator[int]:
 
 async def test_no_network_by_default(api, tenant, host_listener) -> None:  # type: ignore[no-untyped-def]
     probe = (
-        "python3 -c \"import socket; s=socket.socket(); s.settimeout(2); "
+        'python3 -c "import socket; s=socket.socket(); s.settimeout(2); '
         f"s.connect(('127.0.0.1', {host_listener})); print('CONNECTED')\" 2>&1; echo rc=$?"
     )
     _, results = await _shell(api, tenant, probe)

@@ -20,11 +20,18 @@ SECRET_ENV = "AGENTRUN_TEST_SECRET_FOR_MCP"
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    server = {"command": "/usr/bin/python3", "args": ["-c", SOURCE], "env": {"NOTE_MODE": "test"}, "in_sandbox": True}
+    server = {
+        "command": "/usr/bin/python3",
+        "args": ["-c", SOURCE],
+        "env": {"NOTE_MODE": "test"},
+        "in_sandbox": True,
+    }
     return {"auth_mode": "required", "tools": {"mcp_servers": {"notes": server}}}
 
 
-async def _run(api: Any, headers: dict[str, str], *steps: dict[str, Any], **extra: Any) -> tuple[dict, list[dict]]:
+async def _run(
+    api: Any, headers: dict[str, str], *steps: dict[str, Any], **extra: Any
+) -> tuple[dict, list[dict]]:
     resp = await api.client.post(
         "/v1/runs",
         json={"agent": "noted", "prompt": "go", "cached_workflow": {"steps": list(steps)}, **extra},

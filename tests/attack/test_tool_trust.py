@@ -167,12 +167,18 @@ async def _app(env: dict[str, str], **overrides: Any) -> AsyncIterator[httpx.Asy
 async def test_a_definition_stored_earlier_does_not_run_after_the_setting_changes(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with backend_env(backend, tmp_path) as env:
         # The operator once allowed raw refs; an agent with one was stored and a run queued.
-        async with _app(env, auth_mode="required", run_worker=False, tools={"allow_unregistered": True}) as client:
+        async with _app(
+            env, auth_mode="required", run_worker=False, tools={"allow_unregistered": True}
+        ) as client:
             app_services = client._transport.app.state.services  # type: ignore[attr-defined]
             key = {"X-API-Key": (await app_services.keys.create("acme", "k", False)).key}
             tool = {"kind": "python", "ref": f"{SAMPLE}:double"}
-            assert (await client.post("/v1/agents", json=_agent("old", [tool]), headers=key)).status_code == 201
-            queued = await client.post("/v1/runs", json={"agent": "old", "prompt": "x", "mode": "async"}, headers=key)
+            assert (
+                await client.post("/v1/agents", json=_agent("old", [tool]), headers=key)
+            ).status_code == 201
+            queued = await client.post(
+                "/v1/runs", json={"agent": "old", "prompt": "x", "mode": "async"}, headers=key
+            )
             assert queued.status_code == 202, queued.text
         # Now it is off: new runs are refused, and the queued one fails without running the tool.
         async with _app(env, auth_mode="required") as client:

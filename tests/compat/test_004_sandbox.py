@@ -54,7 +54,9 @@ def _tar_gz(files: dict[str, str]) -> bytes:
 
 def _respond(messages: list[ModelMessage]) -> ModelResponse:
     """Call the shell once; then summarize what the test runner printed."""
-    returns = [p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)]
+    returns = [
+        p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)
+    ]
     if not returns:
         return ModelResponse(parts=[ToolCallPart("shell", {"command": "python3 -m unittest -v 2>&1"})])
     output = str(returns[-1].content)

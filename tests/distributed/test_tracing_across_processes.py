@@ -47,7 +47,12 @@ def test_a_run_executed_by_a_worker_continues_the_create_requests_trace(tmp_path
     cluster = start_cluster(tmp_path, pg_url, apis=1, workers=1, env=env)
     try:
         (api,), (worker,) = cluster.apis, cluster.workers
-        agent = {"slug": "tooly", "model": "test:tools", "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+        agent = {
+            "slug": "tooly",
+            "model": "test:tools",
+            "tools": [{"kind": "builtin", "name": "calculator"}],
+            "publish": True,
+        }
         httpx.put(f"{api.url}/v1/agents/tooly", json=agent).raise_for_status()
         run = httpx.post(
             f"{api.url}/v1/runs",
@@ -74,7 +79,9 @@ def test_a_run_executed_by_a_worker_continues_the_create_requests_trace(tmp_path
             assert child["parent_id"] == run_span["context"]["span_id"]
         assert run_span["attributes"]["agentrun.run.id"] == run["id"]
         assert run_span["attributes"]["agentrun.executor.id"] == "worker-0"
-        assert sum(c["attributes"]["gen_ai.usage.input_tokens"] for c in chats) == run["usage"]["input_tokens"]
+        assert (
+            sum(c["attributes"]["gen_ai.usage.input_tokens"] for c in chats) == run["usage"]["input_tokens"]
+        )
     finally:
         cluster.stop()
 
@@ -118,6 +125,10 @@ def test_a_run_taken_over_continues_under_the_same_parent(tmp_path, pg_url) -> N
         assert run_span["parent_id"] == http["context"]["span_id"]  # the create request's, again
         assert run_span["attributes"]["agentrun.run.id"] == run_id
         assert run_span["attributes"]["agentrun.run.status"] == "completed"
-        assert [s for s in spans if s["name"].startswith("chat ") and s["parent_id"] == run_span["context"]["span_id"]]
+        assert [
+            s
+            for s in spans
+            if s["name"].startswith("chat ") and s["parent_id"] == run_span["context"]["span_id"]
+        ]
     finally:
         cluster.stop()

@@ -57,7 +57,16 @@ def test_a_setting_that_is_not_json_is_one_clear_line(tmp_path) -> None:  # type
     server = LiveServer(tmp_path / "data")
     env = {**server.env, "AGENTRUN_PROVIDERS__COMPATIBLE": "{bad json"}
     result = subprocess.run(
-        [sys.executable, "-m", "agentrun.cli.main", "serve", "--data-dir", str(server.data_dir), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "agentrun.cli.main",
+            "serve",
+            "--data-dir",
+            str(server.data_dir),
+            "--port",
+            "0",
+        ],
         env=env,
         capture_output=True,
         text=True,

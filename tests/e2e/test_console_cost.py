@@ -26,7 +26,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def priced_server(tmp_path) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     prices = {"test:tools": {"input": 3.0, "output": 15.0}}
-    server = LiveServer(tmp_path / "data", extra_env={"AGENTRUN_OBSERVABILITY__PRICES": json.dumps(prices)}).start()
+    server = LiveServer(
+        tmp_path / "data", extra_env={"AGENTRUN_OBSERVABILITY__PRICES": json.dumps(prices)}
+    ).start()
     try:
         yield server
     finally:
@@ -35,7 +37,12 @@ def priced_server(tmp_path) -> Iterator[LiveServer]:  # type: ignore[no-untyped-
 
 def test_run_page_shows_cost_and_steps(browser: Browser, priced_server: LiveServer) -> None:
     with httpx.Client(base_url=priced_server.url, timeout=60) as api:
-        agent = {"slug": "priced", "model": "test:tools", "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+        agent = {
+            "slug": "priced",
+            "model": "test:tools",
+            "tools": [{"kind": "builtin", "name": "calculator"}],
+            "publish": True,
+        }
         api.put("/v1/agents/priced", json=agent).raise_for_status()
         run = api.post("/v1/runs", json={"agent": "priced", "prompt": "2+2"}).json()
         assert run["status"] == "completed" and run["usage"]["cost_usd"] > 0, run

@@ -80,4 +80,3 @@ def test_every_operation_conforms(server: LiveServer, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     tested = re.search(r"Tested: (\d+)", result.stdout)
     assert tested and int(tested.group(1)) >= 50, result.stdout[-5000:]  # every operation but one
-

@@ -14,7 +14,13 @@ async def test_create_returns_201_with_published_revision_1(api) -> None:  # typ
     slug = unique("create")
     resp = await api.client.post(
         "/v1/agents",
-        json={"slug": slug, "name": "Creator", "model": "test", "instructions": "be brief", "description": "d"},
+        json={
+            "slug": slug,
+            "name": "Creator",
+            "model": "test",
+            "instructions": "be brief",
+            "description": "d",
+        },
     )
     assert resp.status_code == 201, resp.text
     agent = resp.json()
@@ -67,7 +73,9 @@ async def test_patch_definition_creates_revision_name_only_does_not(api) -> None
     agent = await create_agent(api.client, instructions="v1")
     slug = agent["slug"]
 
-    renamed = await api.client.patch(f"/v1/agents/{slug}", json={"name": "Renamed", "description": "new desc"})
+    renamed = await api.client.patch(
+        f"/v1/agents/{slug}", json={"name": "Renamed", "description": "new desc"}
+    )
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["name"] == "Renamed" and renamed.json()["description"] == "new desc"
     assert renamed.json()["latest_revision"] == 1

@@ -37,7 +37,9 @@ NOT_FOUND = [
 
 
 @pytest.mark.parametrize(("method", "path", "body", "code", "ident"), NOT_FOUND)
-async def test_unknown_ids_are_404_with_their_code(api, method: str, path: str, body, code: str, ident: str) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_ids_are_404_with_their_code(
+    api, method: str, path: str, body, code: str, ident: str
+) -> None:  # type: ignore[no-untyped-def]
     resp = await api.client.request(method, path, json=body)
     error = assert_error(resp, 404, code)
     assert ident in error["message"], "the message must name what was not found"
@@ -52,11 +54,21 @@ async def test_unknown_fields_are_422_naming_the_field(api) -> None:  # type: ig
     agent = await create_agent(api.client)
     cases = [
         ("POST", "/v1/runs", {"agent": agent["slug"], "prompt": "hi", "temprature": 0.5}, "temprature"),
-        ("POST", "/v1/runs", {"agent": agent["slug"], "prompt": "hi", "config": {"max_turn": 3}}, "config.max_turn"),
+        (
+            "POST",
+            "/v1/runs",
+            {"agent": agent["slug"], "prompt": "hi", "config": {"max_turn": 3}},
+            "config.max_turn",
+        ),
         ("POST", "/v1/agents", {"slug": "typo-agent", "model": "test", "instruction": "x"}, "instruction"),
         ("PATCH", f"/v1/agents/{agent['slug']}", {"nmae": "x"}, "nmae"),
         ("POST", "/v1/threads", {"titel": "x"}, "titel"),
-        ("POST", "/v1/agents", {"slug": "typo-tool", "tools": [{"kind": "builtin", "name": "x", "nam": 1}]}, "nam"),
+        (
+            "POST",
+            "/v1/agents",
+            {"slug": "typo-tool", "tools": [{"kind": "builtin", "name": "x", "nam": 1}]},
+            "nam",
+        ),
     ]
     for method, path, body, field in cases:
         resp = await api.client.request(method, path, json=body)
@@ -79,10 +91,14 @@ async def test_invalid_json_is_422(api) -> None:  # type: ignore[no-untyped-def]
 
 async def test_body_of_the_wrong_type_is_422(api) -> None:  # type: ignore[no-untyped-def]
     assert_error(await api.client.post("/v1/runs", json=["demo", "hi"]), 422, "validation_error")
-    assert_error(await api.client.post("/v1/runs", json={"agent": "demo", "prompt": 5}), 422, "validation_error")
+    assert_error(
+        await api.client.post("/v1/runs", json={"agent": "demo", "prompt": 5}), 422, "validation_error"
+    )
     mode = await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "hi", "mode": "later"})
     assert "mode" in assert_error(mode, 422, "validation_error")["message"]
-    config = await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "hi", "config": {"max_turns": 0}})
+    config = await api.client.post(
+        "/v1/runs", json={"agent": "demo", "prompt": "hi", "config": {"max_turns": 0}}
+    )
     assert "config.max_turns" in assert_error(config, 422, "validation_error")["message"]
     model = await api.client.post("/v1/agents", json={"slug": "bad-model", "model": "gpt4"})
     assert "model" in assert_error(model, 422, "validation_error")["message"]

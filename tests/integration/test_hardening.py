@@ -74,7 +74,8 @@ async def test_null_still_clears_the_nullable_agent_fields(api) -> None:  # type
         api.client, max_concurrency=3, input_schema={"type": "object"}, output_schema={"type": "object"}
     )
     resp = await api.client.patch(
-        f"/v1/agents/{agent['slug']}", json={"max_concurrency": None, "input_schema": None, "output_schema": None}
+        f"/v1/agents/{agent['slug']}",
+        json={"max_concurrency": None, "input_schema": None, "output_schema": None},
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -136,7 +137,9 @@ async def test_nan_and_infinity_in_a_json_body_are_422_not_stored_as_null(api) -
         error = assert_error(resp, 422, "validation_error")
         assert "NaN" in error["message"] or "Infinity" in error["message"], error
     # The words inside strings are just text.
-    resp = await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "NaN Infinity", "metadata": {"NaN": "x"}})
+    resp = await api.client.post(
+        "/v1/runs", json={"agent": "demo", "prompt": "NaN Infinity", "metadata": {"NaN": "x"}}
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -157,9 +160,17 @@ async def test_an_unexpected_error_is_a_proper_500_that_says_connection_close(ap
 
 
 async def test_keyless_loopback_server_refuses_foreign_host_names_on_every_route(api) -> None:  # type: ignore[no-untyped-def]
-    mcp = {"json": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, "headers": {"Accept": "application/json, text/event-stream"}}
-    routes = [("GET", "/v1/agents", {}), ("POST", "/v1/runs", {"json": {"agent": "demo", "prompt": "x"}}),
-              ("GET", "/healthz", {}), ("GET", "/console", {}), ("POST", "/mcp", mcp)]
+    mcp = {
+        "json": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        "headers": {"Accept": "application/json, text/event-stream"},
+    }
+    routes = [
+        ("GET", "/v1/agents", {}),
+        ("POST", "/v1/runs", {"json": {"agent": "demo", "prompt": "x"}}),
+        ("GET", "/healthz", {}),
+        ("GET", "/console", {}),
+        ("POST", "/mcp", mcp),
+    ]
     for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "localhost.evil.example:80"):
         for method, path, kwargs in routes:
             headers = {**kwargs.get("headers", {}), "Host": host}
@@ -169,7 +180,15 @@ async def test_keyless_loopback_server_refuses_foreign_host_names_on_every_route
             assert host.split(":")[0] in error["message"]
     runs = (await api.client.get("/v1/runs", params={"agent": "demo"})).json()["data"]
     assert runs == [], "a refused request must not have created a run"
-    for host in ("localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:1234", "[::1]", "[::1]:8000", "LOCALHOST:1"):
+    for host in (
+        "localhost",
+        "localhost:8000",
+        "127.0.0.1",
+        "127.0.0.1:1234",
+        "[::1]",
+        "[::1]:8000",
+        "LOCALHOST:1",
+    ):
         resp = await api.client.get("/v1/agents/demo", headers={"Host": host})
         assert resp.status_code == 200, (host, resp.text)
     resp = await api.client.post("/mcp", **{**mcp, "headers": {**mcp["headers"], "Host": "127.0.0.1:8000"}})
@@ -187,9 +206,13 @@ async def test_keyless_loopback_server_refuses_a_foreign_origin(api) -> None:  #
 
 @pytest.mark.parametrize("settings_overrides", [{"security": {"allowed_hosts": ["agentrun.internal"]}}])
 async def test_allowed_hosts_setting_admits_more_host_names(api) -> None:  # type: ignore[no-untyped-def]
-    assert (await api.client.get("/v1/agents/demo", headers={"Host": "agentrun.internal:8000"})).status_code == 200
+    assert (
+        await api.client.get("/v1/agents/demo", headers={"Host": "agentrun.internal:8000"})
+    ).status_code == 200
     assert (await api.client.get("/v1/agents/demo", headers={"Host": "localhost"})).status_code == 200
-    assert_error(await api.client.get("/v1/agents/demo", headers={"Host": "other.internal"}), 403, "forbidden")
+    assert_error(
+        await api.client.get("/v1/agents/demo", headers={"Host": "other.internal"}), 403, "forbidden"
+    )
 
 
 @pytest.mark.parametrize("settings_overrides", [{"auth_mode": "required"}])
@@ -204,18 +227,24 @@ async def test_with_keys_required_any_host_name_is_fine(api) -> None:  # type: i
 TOKEN = "scrape-secret-5b1e"
 
 
-@pytest.mark.parametrize("settings_overrides", [{"auth_mode": "required", "security": {"metrics_token": TOKEN}}])
+@pytest.mark.parametrize(
+    "settings_overrides", [{"auth_mode": "required", "security": {"metrics_token": TOKEN}}]
+)
 async def test_metrics_need_an_admin_key_or_the_metrics_token(api) -> None:  # type: ignore[no-untyped-def]
     admin = (await api.services.keys.create("default", "admin", True)).key
     project = (await api.services.keys.create("acme", "project", False)).key
     assert_error(await api.client.get("/metrics"), 401, "unauthorized")
-    assert_error(await api.client.get("/metrics", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+    assert_error(
+        await api.client.get("/metrics", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"
+    )
     assert_error(await api.client.get("/metrics", headers={"X-API-Key": project}), 403, "forbidden")
     for headers in ({"X-API-Key": admin}, {"Authorization": f"Bearer {TOKEN}"}):
         resp = await api.client.get("/metrics", headers=headers)
         assert resp.status_code == 200 and "agentrun_queue_depth" in resp.text
     # The token opens the metrics only, not the API.
-    assert_error(await api.client.get("/v1/agents", headers={"Authorization": f"Bearer {TOKEN}"}), 401, "unauthorized")
+    assert_error(
+        await api.client.get("/v1/agents", headers={"Authorization": f"Bearer {TOKEN}"}), 401, "unauthorized"
+    )
     # Probes: liveness stays open; readiness answers its status to anyone, its details to the operator.
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     resp = await api.client.get("/readyz")

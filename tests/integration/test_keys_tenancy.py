@@ -130,7 +130,9 @@ async def test_unknown_thread_id_on_native_runs_is_404_whoever_has_it(api) -> No
         "/v1/runs", json={"agent": "delta-agent", "prompt": "hi", "thread_id": thread["id"]}, headers=theirs
     )
     never = await api.client.post(
-        "/v1/runs", json={"agent": "delta-agent", "prompt": "hi", "thread_id": "thr_never_used"}, headers=theirs
+        "/v1/runs",
+        json={"agent": "delta-agent", "prompt": "hi", "thread_id": "thr_never_used"},
+        headers=theirs,
     )
     assert taken.status_code == never.status_code == 404
     assert taken.json()["error"]["code"] == never.json()["error"]["code"] == "thread_not_found"
@@ -139,7 +141,9 @@ async def test_unknown_thread_id_on_native_runs_is_404_whoever_has_it(api) -> No
 async def test_thread_list_reports_run_count_and_active_run(api) -> None:  # type: ignore[no-untyped-def]
     headers = _h((await _key(api, "lister")).key)
     agent = (
-        await api.client.post("/v1/agents", json={"slug": "sleepy", "model": "test:sleep-3000"}, headers=headers)
+        await api.client.post(
+            "/v1/agents", json={"slug": "sleepy", "model": "test:sleep-3000"}, headers=headers
+        )
     ).json()
     thread = (await api.client.post("/v1/threads", json={"agent": agent["id"]}, headers=headers)).json()
     run = (
@@ -159,7 +163,9 @@ async def test_thread_list_reports_run_count_and_active_run(api) -> None:  # typ
     finally:
         await api.client.post(f"/v1/runs/{run['id']}/cancel", headers=headers)
         for _ in range(600):  # a loaded machine may take a while to stop it
-            if (await api.client.get(f"/v1/runs/{run['id']}", headers=headers)).json()["status"] == "cancelled":
+            if (await api.client.get(f"/v1/runs/{run['id']}", headers=headers)).json()[
+                "status"
+            ] == "cancelled":
                 break
             await asyncio.sleep(0.05)
     listed = (await api.client.get("/v1/threads", headers=headers)).json()["data"]

@@ -63,7 +63,12 @@ def _sum(samples, name: str, **labels: str) -> float:  # type: ignore[no-untyped
 
 
 async def test_counters_move_by_exactly_the_runs_made(api, scripted) -> None:  # type: ignore[no-untyped-def]
-    body = {"slug": "metered", "model": MODEL, "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+    body = {
+        "slug": "metered",
+        "model": MODEL,
+        "tools": [{"kind": "builtin", "name": "calculator"}],
+        "publish": True,
+    }
     assert (await api.client.put("/v1/agents/metered", json=body)).status_code in (200, 201)
     before = await _samples(api)
     runs = []
@@ -104,12 +109,13 @@ async def test_counters_move_by_exactly_the_runs_made(api, scripted) -> None:  #
         u = r["usage"]
         assert u["cost_usd"] == pytest.approx((u["input_tokens"] * 2.0 + u["output_tokens"] * 10.0) / 1e6)
     # HTTP requests by route template, not raw path.
-    assert _sum(after, "agentrun_http_requests_total", method="POST", route="/v1/runs") - _sum(
-        before, "agentrun_http_requests_total", method="POST", route="/v1/runs"
-    ) == 4
+    assert (
+        _sum(after, "agentrun_http_requests_total", method="POST", route="/v1/runs")
+        - _sum(before, "agentrun_http_requests_total", method="POST", route="/v1/runs")
+        == 4
+    )
     assert not any(
-        n == "agentrun_http_requests_total" and runs[0]["id"] in dict(ls).get("route", "")
-        for n, ls in after
+        n == "agentrun_http_requests_total" and runs[0]["id"] in dict(ls).get("route", "") for n, ls in after
     )
     assert _value(after, "agentrun_queue_depth") == 0
     assert _value(after, "agentrun_runs", status="completed") >= 3
@@ -126,7 +132,10 @@ async def test_http_routes_are_templates(api) -> None:  # type: ignore[no-untype
     await api.client.get("/v1/runs/run_doesnotexist")
     await api.client.get("/no/such/path")
     samples = await _samples(api)
-    assert _value(samples, "agentrun_http_requests_total", method="GET", route="/v1/runs/{run_id}", status="404") == 1
+    assert (
+        _value(samples, "agentrun_http_requests_total", method="GET", route="/v1/runs/{run_id}", status="404")
+        == 1
+    )
     assert _value(samples, "agentrun_http_requests_total", method="GET", route="unmatched", status="404") == 1
 
 
@@ -137,7 +146,11 @@ async def test_http_routes_are_templates(api) -> None:  # type: ignore[no-untype
 async def test_webhook_attempts_by_outcome(api) -> None:  # type: ignore[no-untyped-def]
     before = await _samples(api)
     with Receiver([500, 200]) as receiver:
-        run = (await api.client.post("/v1/runs", json={"agent": "demo", "prompt": "hi", "webhook_url": receiver.url})).json()
+        run = (
+            await api.client.post(
+                "/v1/runs", json={"agent": "demo", "prompt": "hi", "webhook_url": receiver.url}
+            )
+        ).json()
         await wait_async(receiver, 2)
         for _ in range(200):  # the attempt is recorded (and counted) just after the receiver answered
             page = (await api.client.get(f"/v1/runs/{run['id']}/deliveries")).json()["data"]
@@ -145,5 +158,9 @@ async def test_webhook_attempts_by_outcome(api) -> None:  # type: ignore[no-unty
                 break
             await asyncio.sleep(0.05)
     after = await _samples(api)
-    moved = {o: _sum(after, "agentrun_webhook_delivery_attempts_total", outcome=o) - _sum(before, "agentrun_webhook_delivery_attempts_total", outcome=o) for o in ("retry", "delivered", "failed")}
+    moved = {
+        o: _sum(after, "agentrun_webhook_delivery_attempts_total", outcome=o)
+        - _sum(before, "agentrun_webhook_delivery_attempts_total", outcome=o)
+        for o in ("retry", "delivered", "failed")
+    }
     assert moved == {"retry": 1, "delivered": 1, "failed": 0}

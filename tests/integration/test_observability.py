@@ -77,7 +77,9 @@ async def test_run_log_lines_carry_the_run_id_and_request_lines_the_request_id( 
 ) -> None:
     caplog.handler.addFilter(ContextFilter())
     caplog.set_level(logging.INFO)
-    await api.client.put("/v1/agents/logger", json={"slug": "logger", "model": "test:logging", "publish": True})
+    await api.client.put(
+        "/v1/agents/logger", json={"slug": "logger", "model": "test:logging", "publish": True}
+    )
     runs = []
     for i in range(2):
         answer = await api.client.post(

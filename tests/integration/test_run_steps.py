@@ -19,7 +19,9 @@ MODEL = "test:steps-script"
 def scripted():  # type: ignore[no-untyped-def]
     def respond(messages: list[ModelMessage]) -> ModelResponse:
         if len(messages) == 1:
-            return ModelResponse(parts=[TextPart("let me compute"), ToolCallPart("calculator", {"expression": "6*7"})])
+            return ModelResponse(
+                parts=[TextPart("let me compute"), ToolCallPart("calculator", {"expression": "6*7"})]
+            )
         return ModelResponse(parts=[TextPart("the answer is 42")])
 
     async def stream(messages: list[ModelMessage], _info: AgentInfo):  # type: ignore[no-untyped-def]
@@ -37,7 +39,12 @@ def scripted():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("durability", ["steps", "exit"])
 async def test_steps_of_a_run_from_its_events(api, scripted, durability) -> None:  # type: ignore[no-untyped-def]
-    body = {"slug": "stepper", "model": MODEL, "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+    body = {
+        "slug": "stepper",
+        "model": MODEL,
+        "tools": [{"kind": "builtin", "name": "calculator"}],
+        "publish": True,
+    }
     assert (await api.client.put("/v1/agents/stepper", json=body)).status_code in (200, 201)
     run = (
         await api.client.post("/v1/runs", json={"agent": "stepper", "prompt": "go", "durability": durability})
@@ -51,7 +58,9 @@ async def test_steps_of_a_run_from_its_events(api, scripted, durability) -> None
         ("model", "model request"),
     ]
     assert all(s.seconds is not None and s.seconds >= 0 for s in steps)
-    assert steps[0].started == datetime.fromisoformat(next(e for e in raw if e["type"] == "run.started")["created_at"])
+    assert steps[0].started == datetime.fromisoformat(
+        next(e for e in raw if e["type"] == "run.started")["created_at"]
+    )
     models = [s for s in steps if s.kind == "model"]
     assert sum(s.input_tokens or 0 for s in models) == run["usage"]["input_tokens"]
     assert sum(s.output_tokens or 0 for s in models) == run["usage"]["output_tokens"]

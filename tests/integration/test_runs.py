@@ -61,7 +61,9 @@ async def test_sync_run_returns_the_finished_run(api) -> None:  # type: ignore[n
 
 async def test_async_run_is_202_then_long_poll_returns_it_finished(api) -> None:  # type: ignore[no-untyped-def]
     agent = await create_agent(api.client, model="test:sleep-200")
-    resp = await api.client.post("/v1/runs", json={"agent": agent["slug"], "prompt": "later", "mode": "async"})
+    resp = await api.client.post(
+        "/v1/runs", json={"agent": agent["slug"], "prompt": "later", "mode": "async"}
+    )
     assert resp.status_code == 202, resp.text
     created = resp.json()
     assert created["status"] in ("queued", "running") and created["result"] is None
@@ -222,7 +224,9 @@ async def test_cancel_a_long_run_stops_it_quickly(api) -> None:  # type: ignore[
     resp = await api.client.post(f"/v1/runs/{run['id']}/cancel")
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] in ("cancelling", "cancelled")
-    done = await wait_status(api.client, run["id"], {"cancelled", "completed", "failed", "timed_out"}, timeout=3)
+    done = await wait_status(
+        api.client, run["id"], {"cancelled", "completed", "failed", "timed_out"}, timeout=3
+    )
     latency = time.monotonic() - started
     print(f"cancel latency: {latency * 1000:.0f} ms")
     assert done["status"] == "cancelled"

@@ -23,7 +23,9 @@ async def test_upload_list_download_delete(api) -> None:  # type: ignore[no-unty
     box = (await api.client.post("/v1/sandboxes", json={}, headers=acme)).json()
     assert box["size_bytes"] == 0 and box["file_count"] == 0 and box["thread_id"] is None
 
-    put = await api.client.put(f"/v1/sandboxes/{box['id']}/files/src/app.py", content=b"print('hi')\n", headers=acme)
+    put = await api.client.put(
+        f"/v1/sandboxes/{box['id']}/files/src/app.py", content=b"print('hi')\n", headers=acme
+    )
     assert put.status_code == 200, put.text
     assert put.json()["file_count"] == 1 and put.json()["version"] == 1
 
@@ -31,7 +33,9 @@ async def test_upload_list_download_delete(api) -> None:  # type: ignore[no-unty
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("data/a.txt", "alpha")
         archive.writestr("data/b.txt", "beta")
-    added = await api.client.post(f"/v1/sandboxes/{box['id']}/archive", content=zipped.getvalue(), headers=acme)
+    added = await api.client.post(
+        f"/v1/sandboxes/{box['id']}/archive", content=zipped.getvalue(), headers=acme
+    )
     assert added.status_code == 200, added.text
     assert added.json()["file_count"] == 3
 
@@ -42,7 +46,11 @@ async def test_upload_list_download_delete(api) -> None:  # type: ignore[no-unty
 
     whole = await api.client.get(f"/v1/sandboxes/{box['id']}/archive", headers=acme)
     with tarfile.open(fileobj=io.BytesIO(whole.content), mode="r:gz") as tar:
-        assert {m.name.lstrip("./") for m in tar.getmembers() if m.isfile()} == {"src/app.py", "data/a.txt", "data/b.txt"}
+        assert {m.name.lstrip("./") for m in tar.getmembers() if m.isfile()} == {
+            "src/app.py",
+            "data/a.txt",
+            "data/b.txt",
+        }
 
     listed = (await api.client.get("/v1/sandboxes", headers=acme)).json()["data"]
     assert [s["id"] for s in listed] == [box["id"]]
@@ -62,7 +70,9 @@ async def test_another_project_gets_404_everywhere(api) -> None:  # type: ignore
         ("PUT", "/files/x.txt"),
         ("DELETE", ""),
     ]:
-        resp = await api.client.request(method, f"/v1/sandboxes/{box['id']}{path}", headers=other, content=b"x")
+        resp = await api.client.request(
+            method, f"/v1/sandboxes/{box['id']}{path}", headers=other, content=b"x"
+        )
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "sandbox_not_found", (method, path)
     assert (await api.client.get("/v1/sandboxes", headers=other)).json()["data"] == []
     agent = {"slug": "boxed", "model": "test", "sandbox": {}}
@@ -92,7 +102,9 @@ async def test_archives_that_escape_are_refused(api) -> None:  # type: ignore[no
         tar.addfile(info, io.BytesIO(b"x"))
     resp = await api.client.post(f"/v1/sandboxes/{box['id']}/archive", content=evil.getvalue(), headers=acme)
     assert 400 <= resp.status_code < 500, resp.text
-    garbage = await api.client.post(f"/v1/sandboxes/{box['id']}/archive", content=b"not an archive", headers=acme)
+    garbage = await api.client.post(
+        f"/v1/sandboxes/{box['id']}/archive", content=b"not an archive", headers=acme
+    )
     assert 400 <= garbage.status_code < 500, garbage.text
 
 
@@ -124,7 +136,12 @@ async def test_a_sandbox_bound_to_a_thread_is_used_by_its_runs(api) -> None:  # 
     steps = [{"name": "read_file", "params": {"path": "hello.txt"}}]
     run = await api.client.post(
         "/v1/runs",
-        json={"agent": "reader", "prompt": "x", "thread_id": thread["id"], "cached_workflow": {"steps": steps}},
+        json={
+            "agent": "reader",
+            "prompt": "x",
+            "thread_id": thread["id"],
+            "cached_workflow": {"steps": steps},
+        },
         headers=acme,
     )
     assert run.json()["sandbox_id"] == box["id"], run.text

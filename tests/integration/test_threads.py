@@ -47,7 +47,11 @@ async def test_create_get_list_and_delete(api) -> None:  # type: ignore[no-untyp
     assert resp.status_code == 201, resp.text
     thread = resp.json()
     assert thread["id"].startswith("thr_")
-    assert thread["agent_id"] == a["id"] and thread["title"] == "Support" and thread["metadata"] == {"customer": 7}
+    assert (
+        thread["agent_id"] == a["id"]
+        and thread["title"] == "Support"
+        and thread["metadata"] == {"customer": 7}
+    )
     assert thread["run_count"] == 0 and thread["active_run_id"] is None
 
     detail = await api.client.get(f"/v1/threads/{thread['id']}")
@@ -68,10 +72,16 @@ async def test_create_get_list_and_delete(api) -> None:  # type: ignore[no-untyp
     assert deleted.status_code == 204 and deleted.content == b""
     assert_error(await api.client.get(f"/v1/threads/{thread['id']}"), 404, "thread_not_found")
     assert_error(await api.client.delete(f"/v1/threads/{thread['id']}"), 404, "thread_not_found")
-    remaining = [t["id"] for page in await all_pages(api.client, "/v1/threads", limit=50, agent=a["slug"]) for t in page]
+    remaining = [
+        t["id"]
+        for page in await all_pages(api.client, "/v1/threads", limit=50, agent=a["slug"])
+        for t in page
+    ]
     assert thread["id"] not in remaining
 
-    assert_error(await api.client.post("/v1/threads", json={"agent": "no-such-agent"}), 404, "agent_not_found")
+    assert_error(
+        await api.client.post("/v1/threads", json={"agent": "no-such-agent"}), 404, "agent_not_found"
+    )
 
 
 async def test_a_run_on_a_thread_continues_the_conversation(api) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +117,9 @@ async def test_a_run_on_a_thread_continues_the_conversation(api) -> None:  # typ
 
 async def test_unknown_thread_id_is_404(api) -> None:  # type: ignore[no-untyped-def]
     agent = await create_agent(api.client)
-    resp = await api.client.post("/v1/runs", json={"agent": agent["slug"], "prompt": "x", "thread_id": "thr_nope"})
+    resp = await api.client.post(
+        "/v1/runs", json={"agent": agent["slug"], "prompt": "x", "thread_id": "thr_nope"}
+    )
     error = assert_error(resp, 404, "thread_not_found")
     assert "thr_nope" in error["message"]
     assert (await api.client.get("/v1/runs", params={"agent": agent["slug"]})).json()["data"] == []
@@ -168,7 +180,13 @@ async def test_enqueued_runs_on_one_thread_run_one_at_a_time_in_order(api) -> No
 async def test_multitask_reject_refuses_a_second_run(api) -> None:  # type: ignore[no-untyped-def]
     slow = await create_agent(api.client, model="test:sleep-5000")
     thread = await create_thread(api.client)
-    body = {"agent": slow["slug"], "prompt": "x", "mode": "async", "thread_id": thread["id"], "multitask": "reject"}
+    body = {
+        "agent": slow["slug"],
+        "prompt": "x",
+        "mode": "async",
+        "thread_id": thread["id"],
+        "multitask": "reject",
+    }
     active = await api.client.post("/v1/runs", json=body)
     assert active.status_code == 202, active.text
     await wait_status(api.client, active.json()["id"], {"running"})
@@ -186,7 +204,13 @@ async def test_multitask_reject_refuses_a_second_run(api) -> None:  # type: igno
 async def test_concurrent_rejecting_creates_on_an_idle_thread_accept_exactly_one(api) -> None:  # type: ignore[no-untyped-def]
     slow = await create_agent(api.client, model="test:sleep-5000")
     thread = await create_thread(api.client)
-    body = {"agent": slow["slug"], "prompt": "x", "mode": "async", "thread_id": thread["id"], "multitask": "reject"}
+    body = {
+        "agent": slow["slug"],
+        "prompt": "x",
+        "mode": "async",
+        "thread_id": thread["id"],
+        "multitask": "reject",
+    }
     responses = await asyncio.gather(*(api.client.post("/v1/runs", json=body) for _ in range(6)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [202] + [409] * 5, [r.text for r in responses]
@@ -207,7 +231,9 @@ async def test_multitask_interrupt_cancels_the_active_run_and_runs_the_new_one(a
     old = await run_async(api.client, slow["slug"], prompt="long", thread_id=thread["id"])
     await wait_status(api.client, old["id"], {"running"})
 
-    new = await run_async(api.client, fast["slug"], prompt="now", thread_id=thread["id"], multitask="interrupt")
+    new = await run_async(
+        api.client, fast["slug"], prompt="now", thread_id=thread["id"], multitask="interrupt"
+    )
     done_new = await wait_run(api.client, new["id"])
     done_old = await wait_run(api.client, old["id"])
     assert done_old["status"] == "cancelled" and done_old["error"]["code"] == "cancelled"

@@ -64,7 +64,12 @@ async def _finished(spans, name: str):  # type: ignore[no-untyped-def]
 
 
 async def _agent(api) -> None:  # type: ignore[no-untyped-def]
-    body = {"slug": "traced", "model": MODEL, "tools": [{"kind": "builtin", "name": "calculator"}], "publish": True}
+    body = {
+        "slug": "traced",
+        "model": MODEL,
+        "tools": [{"kind": "builtin", "name": "calculator"}],
+        "publish": True,
+    }
     assert (await api.client.put("/v1/agents/traced", json=body)).status_code in (200, 201)
 
 
@@ -119,7 +124,9 @@ async def test_span_tree_of_a_run_with_two_model_requests_and_a_tool_call(  # ty
         assert attrs["gen_ai.operation.name"] == "chat"
         assert attrs["gen_ai.system"] == "function"
         assert attrs["gen_ai.request.model"] and attrs["gen_ai.response.model"]
-        assert "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs  # off by default
+        assert (
+            "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs
+        )  # off by default
     assert sum(c.attributes["gen_ai.usage.input_tokens"] for c in chats) == run["usage"]["input_tokens"]
     assert sum(c.attributes["gen_ai.usage.output_tokens"] for c in chats) == run["usage"]["output_tokens"]
     assert run_span.attributes["gen_ai.usage.input_tokens"] == run["usage"]["input_tokens"]

@@ -147,7 +147,8 @@ async def test_endpoints_receive_only_subscribed_events(api) -> None:  # type: i
         completed = await _run(api)
         # One token is not enough for any answer: the run fails with limit_exceeded.
         response = await api.client.post(
-            "/v1/runs", json={"agent": "demo", "prompt": "hi", "mode": "sync", "config": {"max_total_tokens": 1}}
+            "/v1/runs",
+            json={"agent": "demo", "prompt": "hi", "mode": "sync", "config": {"max_total_tokens": 1}},
         )
         failed = response.json()
         assert failed["status"] == "failed", failed

@@ -76,7 +76,9 @@ class Live:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp(f"a2a-{request.param}")
-    with keyed_server(request.param, tmp, "a2a", extra_env={"AGENTRUN_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]'}) as k:
+    with keyed_server(
+        request.param, tmp, "a2a", extra_env={"AGENTRUN_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]'}
+    ) as k:
         yield Live(k.server, k.admin, k.keys["acme"], k.keys["rival"], k.model)
 
 

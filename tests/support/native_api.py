@@ -118,13 +118,17 @@ async def create_thread(client: httpx.AsyncClient, **fields: Any) -> dict[str, A
     return resp.json()
 
 
-async def run_sync(client: httpx.AsyncClient, agent: str, prompt: str = "hi", **fields: Any) -> dict[str, Any]:
+async def run_sync(
+    client: httpx.AsyncClient, agent: str, prompt: str = "hi", **fields: Any
+) -> dict[str, Any]:
     resp = await client.post("/v1/runs", json={"agent": agent, "prompt": prompt, **fields})
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
-async def run_async(client: httpx.AsyncClient, agent: str, prompt: str = "hi", **fields: Any) -> dict[str, Any]:
+async def run_async(
+    client: httpx.AsyncClient, agent: str, prompt: str = "hi", **fields: Any
+) -> dict[str, Any]:
     resp = await client.post("/v1/runs", json={"agent": agent, "prompt": prompt, "mode": "async", **fields})
     assert resp.status_code == 202, resp.text
     return resp.json()
@@ -156,7 +160,9 @@ async def poll_until(
         await asyncio.sleep(interval)
 
 
-async def wait_status(client: httpx.AsyncClient, run_id: str, statuses: set[str], timeout: float = 10.0) -> dict:
+async def wait_status(
+    client: httpx.AsyncClient, run_id: str, statuses: set[str], timeout: float = 10.0
+) -> dict:
     async def fetch() -> dict[str, Any]:
         return (await client.get(f"/v1/runs/{run_id}")).json()
 
@@ -243,7 +249,9 @@ def _tool_parts(messages: list[Any]) -> list[Any]:
 
     for message in reversed(messages):
         if isinstance(message, ModelRequest):
-            return [p for p in message.parts if getattr(p, "part_kind", "") in ("tool-return", "retry-prompt")]
+            return [
+                p for p in message.parts if getattr(p, "part_kind", "") in ("tool-return", "retry-prompt")
+            ]
     return []
 
 

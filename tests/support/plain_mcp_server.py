@@ -7,7 +7,7 @@ its working directory, the sandbox's /workspace). Passed to ``python3 -c`` as SO
 
 from __future__ import annotations
 
-SOURCE = r'''
+SOURCE = r"""
 import json, os, sys
 MARKER = "agentrun-plain-mcp-server"
 TOOLS = [
@@ -51,4 +51,4 @@ for line in sys.stdin:
         result = {"content": [{"type": "text", "text": text}], "isError": failed}
     sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}) + "\n")
     sys.stdout.flush()
-'''
+"""

@@ -15,7 +15,9 @@ from agentrun import logs
 def configured():  # type: ignore[no-untyped-def]
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
-    saved_libs = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate) for n in logs.LIBRARY_LOGGERS}
+    saved_libs = {
+        n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate) for n in logs.LIBRARY_LOGGERS
+    }
 
     def configure(fmt: str) -> io.StringIO:
         stream = io.StringIO()

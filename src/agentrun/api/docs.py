@@ -81,4 +81,3 @@ def publish_page_limit(app: FastAPI, max_page_size: int) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
-

@@ -63,7 +63,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def error_response(
-    code: ErrorCode | str, message: str, status: int, details: Any = None, headers: dict[str, str] | None = None
+    code: ErrorCode | str,
+    message: str,
+    status: int,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": str(code), "message": message, "details": details}},
@@ -124,7 +128,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such route; see /docs for the API."
         # 405 keeps Starlette's ``Allow`` header (RFC 9110 requires it).
-        return error_response(code, message, exc.status_code, headers=dict(exc.headers) if exc.headers else None)
+        return error_response(
+            code, message, exc.status_code, headers=dict(exc.headers) if exc.headers else None
+        )
 
     @app.exception_handler(ValidationError)
     async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:

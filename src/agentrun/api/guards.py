@@ -181,7 +181,9 @@ def check_json(body: bytes) -> AgentrunError | None:
         "Unicode (write characters beyond U+FFFF as a surrogate pair, or as UTF-8)."
     )
     return AgentrunError(
-        ErrorCode.validation_error, message, [{"field": field, "message": message, "type": "string_surrogate"}]
+        ErrorCode.validation_error,
+        message,
+        [{"field": field, "message": message, "type": "string_surrogate"}],
     )
 
 

@@ -98,7 +98,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._reading_head:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._reading_head and self._head_bytes > self.max_header_bytes and not self.transport.is_closing():
+        if (
+            self._reading_head
+            and self._head_bytes > self.max_header_bytes
+            and not self.transport.is_closing()
+        ):
             self._send_431()
 
     def on_message_begin(self) -> None:

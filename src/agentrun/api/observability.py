@@ -98,5 +98,11 @@ def _observe(services: Any, scope: Scope, status: int, seconds: float) -> None:
             path,
             status,
             seconds * 1000,
-            extra={"method": method, "path": path, "route": route, "status": status, "duration_ms": round(seconds * 1000, 3)},
+            extra={
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
         )

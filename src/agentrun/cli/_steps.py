@@ -48,7 +48,13 @@ def run_steps(events: Iterable[Any]) -> list[Step]:
         if kind == "run.started" and model is None and not steps:
             model = Step("model", "model request", at)
         elif kind == "usage":
-            usage.append((int(data.get("requests", 0)), int(data.get("input_tokens", 0)), int(data.get("output_tokens", 0))))
+            usage.append(
+                (
+                    int(data.get("requests", 0)),
+                    int(data.get("input_tokens", 0)),
+                    int(data.get("output_tokens", 0)),
+                )
+            )
         elif kind in ANSWER or kind in TERMINAL:
             if model is not None:
                 model.ended = at

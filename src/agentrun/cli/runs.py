@@ -148,9 +148,17 @@ def ask_action(pending: Any, read: Any = None) -> dict[str, Any]:
     if pending.kind == "question":
         schema = f" (JSON matching {json.dumps(pending.answer_schema)})" if pending.answer_schema else ""
         text = read(f"[bold]{escape(pending.question or pending.tool)}[/bold]{escape(schema)}\n> ")
-        return {"call_id": pending.id, "decision": "answer", "answer": _answer_value(text, pending.answer_schema)}
+        return {
+            "call_id": pending.id,
+            "decision": "answer",
+            "answer": _answer_value(text, pending.answer_schema),
+        }
     args = json.dumps(pending.args, ensure_ascii=False)
-    choice = read(f"Allow [bold]{escape(pending.tool)}[/bold]({escape(args)})? [y]es / [n]o / [e]dit: ").strip().lower()
+    choice = (
+        read(f"Allow [bold]{escape(pending.tool)}[/bold]({escape(args)})? [y]es / [n]o / [e]dit: ")
+        .strip()
+        .lower()
+    )
     if choice.startswith("e"):
         edited = read("arguments (JSON): ")
         try:
@@ -304,13 +312,18 @@ def _follow(client: Client, run_id: str, after: int) -> Any:
 def answer(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id (status requires_action).")],
-    call_id: Annotated[str | None, typer.Argument(help="The pending call; omit to be asked for each.")] = None,
+    call_id: Annotated[
+        str | None, typer.Argument(help="The pending call; omit to be asked for each.")
+    ] = None,
     decision: Annotated[str | None, typer.Argument(help="approve, deny or answer.")] = None,
     value: Annotated[
-        str | None, typer.Option("--answer", help="answer: the value (JSON, or text for a free-text question).")
+        str | None,
+        typer.Option("--answer", help="answer: the value (JSON, or text for a free-text question)."),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="deny: what the agent is told.")] = None,
-    args: Annotated[str | None, typer.Option("--args", help="approve: edited arguments (JSON object).")] = None,
+    args: Annotated[
+        str | None, typer.Option("--args", help="approve: edited arguments (JSON object).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Answer a run that waits for a person: approve, deny or edit a tool call, answer a question."""

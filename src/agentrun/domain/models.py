@@ -88,9 +88,13 @@ class ToolSpec(Strict):
 
     kind: Literal["builtin", "python", "mcp"]
     name: str | None = Field(
-        None, max_length=200, description="builtin: its name; python: a registered tool (or a rename of `ref`)."
+        None,
+        max_length=200,
+        description="builtin: its name; python: a registered tool (or a rename of `ref`).",
     )
-    ref: str | None = Field(None, max_length=500, description="python: raw 'package.module:function' (operator only).")
+    ref: str | None = Field(
+        None, max_length=500, description="python: raw 'package.module:function' (operator only)."
+    )
     server: str | None = Field(None, max_length=200, description="mcp: the name of a registered MCP server.")
     command: str | None = Field(None, max_length=500, description="mcp: raw stdio command (operator only).")
     args: list[str] = Field(default_factory=list)
@@ -109,7 +113,9 @@ class ToolSpec(Strict):
             raise ValueError("a builtin tool needs `name`")
         if self.kind == "python":
             if self.ref is None and not self.name:
-                raise ValueError("a python tool needs `name` (a registered tool) or `ref` ('package.module:function')")
+                raise ValueError(
+                    "a python tool needs `name` (a registered tool) or `ref` ('package.module:function')"
+                )
             if self.ref is not None and ":" not in self.ref:
                 raise ValueError("a python tool's `ref` must look like 'package.module:function'")
         if self.kind == "mcp":
@@ -124,7 +130,9 @@ class ToolSpec(Strict):
     @property
     def unregistered(self) -> bool:
         """Raw code or a raw command on the server: allowed only where the operator says so."""
-        return (self.kind == "python" and self.ref is not None) or (self.kind == "mcp" and self.command is not None)
+        return (self.kind == "python" and self.ref is not None) or (
+            self.kind == "mcp" and self.command is not None
+        )
 
     @property
     def label(self) -> str:
@@ -139,7 +147,9 @@ class ToolSpec(Strict):
 class SandboxSpec(Strict):
     """An isolated workspace for the run's commands (docs/sandbox.md); unset limits use the server's."""
 
-    network: bool = Field(False, description="Let commands reach the network (only if the operator allows it).")
+    network: bool = Field(
+        False, description="Let commands reach the network (only if the operator allows it)."
+    )
     wall_s: float | None = Field(None, gt=0, le=3600, description="Wall-clock limit per command.")
     cpu_s: int | None = Field(None, ge=1, le=3600, description="CPU seconds per command.")
     memory_mb: int | None = Field(None, ge=16, le=65536, description="Memory per command.")
@@ -246,7 +256,9 @@ class AgentUpdate(Strict):
     human: HumanPolicy | None = Field(None, json_schema_extra=_omit_not_null)
     publish: bool = Field(False, description="Publish the revision this update creates.")
 
-    @field_validator("name", "description", "model", "instructions", "tools", "config", "human", mode="before")
+    @field_validator(
+        "name", "description", "model", "instructions", "tools", "config", "human", mode="before"
+    )
     @classmethod
     def _not_null(cls, v: Any) -> Any:
         # These have no "unset" value to store: null is a mistake, not "clear it" (unlike
@@ -365,7 +377,9 @@ class ActionAnswer(Strict):
         description="approve / deny an approval; answer a question (deny a question: nobody answers it)."
     )
     reason: str | None = Field(None, max_length=10_000, description="deny: what the model is told.")
-    args: dict[str, Any] | None = Field(None, description="approve: run the tool with these arguments instead.")
+    args: dict[str, Any] | None = Field(
+        None, description="approve: run the tool with these arguments instead."
+    )
     answer: Any = Field(None, description="answer: the value (checked against the question's answer_schema).")
 
     @model_validator(mode="after")

@@ -45,6 +45,7 @@ def workflow_id_for(run_id: str, resumes: int) -> str:
     """The workflow of a run's execution after its ``resumes``-th wait (0: the first one)."""
     return run_id if resumes == 0 else f"{run_id}{RESUME_SEP}{resumes}"
 
+
 _UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 # Errors DBOS raises inside a workflow that was cancelled from outside.

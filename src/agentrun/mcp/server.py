@@ -170,7 +170,8 @@ class RunStatusResult(BaseModel):
     usage: Usage
     iterations: int = Field(description="Model requests made so far.")
     pending_actions: list[PendingAction] = Field(
-        default_factory=list, description="requires_action: the calls the run waits for (answer with answer_run)."
+        default_factory=list,
+        description="requires_action: the calls the run waits for (answer with answer_run).",
     )
     action_deadline: datetime | None = Field(None, description="requires_action: when the wait times out.")
     agent_id: str

@@ -58,7 +58,9 @@ async def serve(settings: Settings, project_id: str = DEFAULT_PROJECT) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of ``agentrun mcp``: serve the tools over stdio. Blocks."""
-    configure_logs(settings.log_level, settings.observability.log_format, stream=sys.stderr)  # stdout is MCP's
+    configure_logs(
+        settings.log_level, settings.observability.log_format, stream=sys.stderr
+    )  # stdout is MCP's
     anyio.run(serve, settings)
 
 

@@ -172,7 +172,9 @@ def pending_actions(requests: DeferredToolRequests) -> list[PendingAction]:
         except Exception:  # malformed JSON from the model: shown as given
             args = {"_raw": call.args}
         if requests.kind(call.tool_call_id) == "approval":
-            pending.append(PendingAction(id=call.tool_call_id, tool=call.tool_name, args=args, kind="approval"))
+            pending.append(
+                PendingAction(id=call.tool_call_id, tool=call.tool_name, args=args, kind="approval")
+            )
             continue
         meta = requests.metadata.get(call.tool_call_id) or {}
         schema = meta.get("answer_schema")

@@ -60,9 +60,7 @@ class AgentService:
                 raise
             return await self.create(project_id, body), True
         # Only what the body sets: an unchanged file must not undo a PATCH of the other fields.
-        fields = body.model_dump(
-            include={"name", "description", "max_concurrency"} & body.model_fields_set
-        )
+        fields = body.model_dump(include={"name", "description", "max_concurrency"} & body.model_fields_set)
         if fields.get("name", "") is None:
             fields["name"] = existing.name
         agent = await self._store.agents.update(

@@ -139,7 +139,9 @@ class Caretaker:
                 ]
                 pending, fresh = apply_answers(run.pending_actions, answers, now())
                 events = [action_event(p, by="timeout") for p in fresh]
-                events.append(NewEvent(EventType.run_resumed, content="the wait timed out; unanswered calls denied"))
+                events.append(
+                    NewEvent(EventType.run_resumed, content="the wait timed out; unanswered calls denied")
+                )
                 done = await self._store.runs.record_answers(
                     run_id, None, run.last_seq, pending, events, resume=True
                 )
@@ -165,7 +167,9 @@ class Caretaker:
         """Delete finished runs (events, engine records) older than ``limits.retention_days``,
         and sandboxes nobody used for ``sandbox.retention_days``."""
         if self._sandboxes is not None:
-            await self._sandboxes.apply_retention(now() - timedelta(days=self._settings.sandbox.retention_days))
+            await self._sandboxes.apply_retention(
+                now() - timedelta(days=self._settings.sandbox.retention_days)
+            )
         cutoff = now() - timedelta(days=self._settings.limits.retention_days)
         deleted = 0
         while True:

@@ -74,6 +74,7 @@ async def adhoc_agent(services: Services, project_id: str, provider: str, model:
 
 # --- integer task ids (001) -------------------------------------------------------------------
 
+
 async def run_by_task_id(services: Services, project_id: str, task_id: int) -> Run:
     """The run whose :func:`task_id_of` is ``task_id``: a keyset scan of that millisecond's runs."""
     if task_id < 0 or task_id > MAX_TASK_ID:
@@ -111,6 +112,7 @@ async def all_events(services: Services, project_id: str, run_id: str) -> list[E
 
 
 # --- cached workflows (001) -------------------------------------------------------------------
+
 
 def check_workflow(value: dict[str, Any]) -> dict[str, Any]:
     """A cached workflow as given by a client, normalized; ``{}`` is the empty workflow."""

@@ -29,7 +29,9 @@ DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def cost_usd(prices: Mapping[str, ModelPrice], model: str, input_tokens: int, output_tokens: int) -> float | None:
+def cost_usd(
+    prices: Mapping[str, ModelPrice], model: str, input_tokens: int, output_tokens: int
+) -> float | None:
     """The price of tokens of ``model`` (USD per million tokens in settings), or None if unpriced."""
     price = prices.get(model)
     if price is None:
@@ -45,7 +47,10 @@ class Metrics:
         disable_created_metrics()  # no `_created` series beside every counter: half the scrape
         self.registry = r = CollectorRegistry(auto_describe=True)
         self.runs_started = Counter(
-            "agentrun_runs_started", "Runs a worker of this process claimed.", ["project", "agent"], registry=r
+            "agentrun_runs_started",
+            "Runs a worker of this process claimed.",
+            ["project", "agent"],
+            registry=r,
         )
         self.runs_finished = Counter(
             "agentrun_runs_finished",
@@ -61,7 +66,10 @@ class Metrics:
             registry=r,
         )
         self.queue_wait = Histogram(
-            "agentrun_run_queue_wait_seconds", "From creation to start, per run.", buckets=DEFAULT_BUCKETS, registry=r
+            "agentrun_run_queue_wait_seconds",
+            "From creation to start, per run.",
+            buckets=DEFAULT_BUCKETS,
+            registry=r,
         )
         self.model_requests = Counter(
             "agentrun_model_requests",
@@ -77,10 +85,16 @@ class Metrics:
             registry=r,
         )
         self.tokens = Counter(
-            "agentrun_tokens", "Tokens by agent, model and direction.", ["agent", "model", "direction"], registry=r
+            "agentrun_tokens",
+            "Tokens by agent, model and direction.",
+            ["agent", "model", "direction"],
+            registry=r,
         )
         self.cost = Counter(
-            "agentrun_cost_usd", "Cost of tokens at observability.prices, USD.", ["agent", "model"], registry=r
+            "agentrun_cost_usd",
+            "Cost of tokens at observability.prices, USD.",
+            ["agent", "model"],
+            registry=r,
         )
         self.tool_calls = Counter(
             "agentrun_tool_calls", "Tool calls executed.", ["tool", "outcome"], registry=r
@@ -132,7 +146,9 @@ class Metrics:
     def on_run_finished(self, run: Run) -> None:
         self.runs_finished.labels(run.project_id, run.agent_slug, run.status.value).inc()
         if run.started_at and run.finished_at:
-            self.run_duration.labels(run.agent_slug).observe((run.finished_at - run.started_at).total_seconds())
+            self.run_duration.labels(run.agent_slug).observe(
+                (run.finished_at - run.started_at).total_seconds()
+            )
 
     def on_model_request(
         self, agent: str, model: str, seconds: float, input_tokens: int, output_tokens: int, ok: bool

@@ -341,7 +341,6 @@ class RunService:
         await self.dispatcher.stop_run(run_id, reason)
         return await self._store.runs.get(run_id, project_id)
 
-
     # --- answering a waiting run ----------------------------------------------------------
 
     async def act(self, project_id: str, run_id: str, body: RunActions) -> Run:

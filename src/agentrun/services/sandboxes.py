@@ -51,6 +51,7 @@ def wants_sandbox(body: RunCreate, definition: AgentDefinition, required: bool =
 def limits_for(spec: SandboxSpec | None, settings: SandboxSettings) -> SandboxLimits:
     """The agent's limits over the server's defaults, capped by the operator's ceilings."""
     from agentrun.sandbox import SandboxLimits
+
     spec = spec or SandboxSpec()
     return SandboxLimits(
         wall_s=min(spec.wall_s or settings.wall_s, settings.ceiling_wall_s),
@@ -218,8 +219,12 @@ class SandboxService:
         if size > cap:
             raise _too_large(size, cap)
         archive = await _confined(asyncio.to_thread(workspace.snapshot, cap))
-        count = sum(1 for e in await asyncio.to_thread(workspace.list_files, ".", 1_000_000) if e["type"] == "file")
-        version = await self._store.sandboxes.save(sandbox_id, archive, size, count, self._settings.max_project_mb * MB)
+        count = sum(
+            1 for e in await asyncio.to_thread(workspace.list_files, ".", 1_000_000) if e["type"] == "file"
+        )
+        version = await self._store.sandboxes.save(
+            sandbox_id, archive, size, count, self._settings.max_project_mb * MB
+        )
         (self._root / sandbox_id / "version").write_text(str(version))
 
 
@@ -311,9 +316,12 @@ async def _confined(work: Any) -> Any:
     except SandboxLimitExceeded as exc:
         raise AgentrunError(ErrorCode.validation_error, str(exc)) from None
     except FileNotFoundError as exc:
-        raise AgentrunError(ErrorCode.not_found, f"No such file in the sandbox: {exc.filename or exc}") from None
+        raise AgentrunError(
+            ErrorCode.not_found, f"No such file in the sandbox: {exc.filename or exc}"
+        ) from None
     except OSError as exc:
         if exc.errno in (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP):  # the caller's path, not our fault
-            raise AgentrunError(ErrorCode.validation_error, f"Bad path in the sandbox: {exc.strerror}") from None
+            raise AgentrunError(
+                ErrorCode.validation_error, f"Bad path in the sandbox: {exc.strerror}"
+            ) from None
         raise
-

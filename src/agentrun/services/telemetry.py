@@ -70,7 +70,9 @@ class Tracing:
 
     # --- HTTP ----------------------------------------------------------------------------
 
-    def start_request(self, method: str, path: str, headers: Mapping[str, str]) -> tuple[Span, object, str] | None:
+    def start_request(
+        self, method: str, path: str, headers: Mapping[str, str]
+    ) -> tuple[Span, object, str] | None:
         """A SERVER span for one HTTP request, made current; None when tracing is off."""
         if self.tracer is None:
             return None
@@ -86,7 +88,9 @@ class Tracing:
         )
         return span, context.attach(trace.set_span_in_context(span)), method
 
-    def end_request(self, started: tuple[Span, object, str], route: str, status: int, request_id: str) -> None:
+    def end_request(
+        self, started: tuple[Span, object, str], route: str, status: int, request_id: str
+    ) -> None:
         from opentelemetry import context
         from opentelemetry.trace import StatusCode
 
@@ -186,7 +190,9 @@ def build_tracing(settings: Settings) -> Tracing:
     ``observability.tracing`` is set or an OTLP endpoint is configured; then an SDK provider
     with a batch processor and the exporter ``OTEL_TRACES_EXPORTER`` names (otlp, console, none)."""
     config = settings.observability
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
     disabled = os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
     tracing = Tracing(content=config.trace_content)
     if disabled or not (config.tracing or endpoint):
@@ -287,7 +293,9 @@ class ObservedModel(WrapperModel):
         response: ModelResponse | None = None
         error: BaseException | None = None
         try:
-            response = await self._in_span(span, self.wrapped.request(messages, model_settings, model_request_parameters))
+            response = await self._in_span(
+                span, self.wrapped.request(messages, model_settings, model_request_parameters)
+            )
             return response
         except BaseException as exc:
             error = exc
@@ -345,9 +353,13 @@ async def observed_tool_call(
     metrics: Metrics, name: str, call: Callable[[], Awaitable[Any]], tracing: Tracing | None = None
 ) -> Any:
     started = time.perf_counter()
-    span = tracing.start_child(
-        f"execute_tool {name}", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
-    ) if tracing is not None else None
+    span = (
+        tracing.start_child(
+            f"execute_tool {name}", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
+        )
+        if tracing is not None
+        else None
+    )
     ok = False
     error: BaseException | None = None
     try:
@@ -356,7 +368,9 @@ async def observed_tool_call(
         else:
             from opentelemetry import trace
 
-            with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            with trace.use_span(
+                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+            ):
                 result = await call()
             if tracing is not None and tracing.content:
                 span.set_attribute("agentrun.tool.result", _short_json(result))

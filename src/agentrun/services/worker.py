@@ -466,7 +466,9 @@ class Worker:
         """
         history: list[Any] = []
         if run.thread_id:
-            history = history_from_json(await self._store.runs.thread_history(run.project_id, run.thread_id, run.id))
+            history = history_from_json(
+                await self._store.runs.thread_history(run.project_id, run.thread_id, run.id)
+            )
         inputs = run_inputs(run.prompt, run.input, run.messages, history)
         if not run.resumes:
             return inputs.prompt, inputs.history, [], None
@@ -496,7 +498,10 @@ class Worker:
         event = NewEvent(
             EventType.run_requires_action,
             content=f"waiting for a person: {waits_for}",
-            data={"pending_actions": [p.model_dump(mode="json") for p in pending], "deadline": deadline.isoformat()},
+            data={
+                "pending_actions": [p.model_dump(mode="json") for p in pending],
+                "deadline": deadline.isoformat(),
+            },
         )
         done = await self._store.runs.pause(
             run.id,
@@ -532,7 +537,13 @@ class Worker:
             capabilities = [self._engine.durability(name, handle_stream)] if durable else []
             agent = build_agent(
                 definition,
-                MeteredModel(ReplayModel(ObservedModel(resolved.model, self._metrics, run.agent_slug, resolved.name, self.tracing))),
+                MeteredModel(
+                    ReplayModel(
+                        ObservedModel(
+                            resolved.model, self._metrics, run.agent_slug, resolved.name, self.tracing
+                        )
+                    )
+                ),
                 name=name,
                 toolsets=self._toolsets(definition, sandboxed),
                 capabilities=capabilities,
@@ -548,7 +559,9 @@ class Worker:
 
         toolsets = build_toolsets(definition.tools, self._settings.tools, self._tools.registry)
         if sandboxed:
-            toolsets.append(sandbox_toolset(definition.sandbox.requires_approval if definition.sandbox else False))
+            toolsets.append(
+                sandbox_toolset(definition.sandbox.requires_approval if definition.sandbox else False)
+            )
         return wrap_function_toolsets(toolsets, self._timed_tool_call)
 
     async def _timed_tool_call(self, name: str, call: Any) -> Any:

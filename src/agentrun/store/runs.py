@@ -396,7 +396,9 @@ class RunRepo:
                     if note:
                         events.append(NewEvent(EventType.log, content=note, level=LogLevel.warning))
                         await conn.execute(
-                            sa.update(runs_t).where(runs_t.c.id == run_id).values(last_seq=runs_t.c.last_seq + 1)
+                            sa.update(runs_t)
+                            .where(runs_t.c.id == run_id)
+                            .values(last_seq=runs_t.c.last_seq + 1)
                         )
                         run = run.model_copy(update={"last_seq": run.last_seq + 1})
                 started.data = {
@@ -764,7 +766,12 @@ class RunRepo:
         return [to_event(r) for r in rows]
 
 
-_MODEL_OUTPUT = [EventType.message_delta.value, EventType.message.value, EventType.planning.value, EventType.reasoning.value]
+_MODEL_OUTPUT = [
+    EventType.message_delta.value,
+    EventType.message.value,
+    EventType.planning.value,
+    EventType.reasoning.value,
+]
 
 
 async def _supersede(conn: AsyncConnection, run_id: str, since: int, request: int) -> int | None:

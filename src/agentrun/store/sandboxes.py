@@ -110,7 +110,9 @@ class SandboxRepo:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(sandboxes_t.c.version, sandboxes_t.c.archive).where(sandboxes_t.c.id == sandbox_id)
+                    sa.select(sandboxes_t.c.version, sandboxes_t.c.archive).where(
+                        sandboxes_t.c.id == sandbox_id
+                    )
                 )
             ).first()
         if row is None:
@@ -194,7 +196,9 @@ class SandboxRepo:
     async def delete(self, project_id: str, sandbox_id: str) -> None:
         async with self._engine.begin() as conn:
             deleted = await conn.execute(
-                sandboxes_t.delete().where(sandboxes_t.c.id == sandbox_id, sandboxes_t.c.project_id == project_id)
+                sandboxes_t.delete().where(
+                    sandboxes_t.c.id == sandbox_id, sandboxes_t.c.project_id == project_id
+                )
             )
         if deleted.rowcount == 0:
             raise sandbox_not_found(sandbox_id)
@@ -214,8 +218,10 @@ class SandboxRepo:
         """Retention: delete sandboxes nobody used since ``cutoff``; returns their ids."""
         async with self._engine.begin() as conn:
             ids = (
-                await conn.execute(sa.select(sandboxes_t.c.id).where(sandboxes_t.c.last_used_at < cutoff))
-            ).scalars().all()
+                (await conn.execute(sa.select(sandboxes_t.c.id).where(sandboxes_t.c.last_used_at < cutoff)))
+                .scalars()
+                .all()
+            )
             if ids:
                 await conn.execute(sandboxes_t.delete().where(sandboxes_t.c.id.in_(ids)))
         return list(ids)

@@ -38,7 +38,9 @@ def test_documented_statuses(code: str, status: int) -> None:
 
 def test_body_has_exactly_code_message_details() -> None:
     error = AgentrunError(ErrorCode.thread_busy, "busy", {"thread_id": "t"})
-    assert error.body() == {"error": {"code": "thread_busy", "message": "busy", "details": {"thread_id": "t"}}}
+    assert error.body() == {
+        "error": {"code": "thread_busy", "message": "busy", "details": {"thread_id": "t"}}
+    }
     assert str(error) == "busy"
     assert AgentrunError(ErrorCode.internal, "x").body()["error"]["details"] is None
 

@@ -64,7 +64,14 @@ def test_run_create_refuses_empty_messages_and_unknown_fields() -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [{"max_turns": 0}, {"max_turns": 1001}, {"max_tokens": 0}, {"temperature": 2.5}, {"timeout_s": 0}, {"x": 1}],
+    [
+        {"max_turns": 0},
+        {"max_turns": 1001},
+        {"max_tokens": 0},
+        {"temperature": 2.5},
+        {"timeout_s": 0},
+        {"x": 1},
+    ],
 )
 def test_run_config_bounds(config: dict) -> None:
     with pytest.raises(ValidationError):

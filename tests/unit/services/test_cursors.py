@@ -9,7 +9,9 @@ from agentrun.store.common import decode_cursor, encode_cursor, new_id
 
 
 @pytest.mark.parametrize(
-    "last_id", [new_id("agt"), new_id("run"), "thr_x", "a_" + "z" * 200], ids=["agent", "run", "short", "long"]
+    "last_id",
+    [new_id("agt"), new_id("run"), "thr_x", "a_" + "z" * 200],
+    ids=["agent", "run", "short", "long"],
 )
 def test_round_trip(last_id: str) -> None:
     cursor = encode_cursor(last_id)

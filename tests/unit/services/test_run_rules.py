@@ -29,8 +29,12 @@ SCHEMA = {
 
 
 def test_request_hash_is_stable_and_ignores_key_order() -> None:
-    a = RunCreate.model_validate({"agent": "x", "input": {"b": 1, "a": [1, 2]}, "metadata": {"k": "v", "j": 1}})
-    b = RunCreate.model_validate({"metadata": {"j": 1, "k": "v"}, "input": {"a": [1, 2], "b": 1}, "agent": "x"})
+    a = RunCreate.model_validate(
+        {"agent": "x", "input": {"b": 1, "a": [1, 2]}, "metadata": {"k": "v", "j": 1}}
+    )
+    b = RunCreate.model_validate(
+        {"metadata": {"j": 1, "k": "v"}, "input": {"a": [1, 2], "b": 1}, "agent": "x"}
+    )
     assert request_hash(a) == request_hash(b)
     assert len(request_hash(a)) == 64 and int(request_hash(a), 16) >= 0
 
@@ -57,7 +61,9 @@ def test_request_hash_counts_defaults_as_given() -> None:
 )
 def test_request_hash_changes_with_any_field(change: dict) -> None:
     base = {"agent": "x", "prompt": "p"}
-    assert request_hash(RunCreate.model_validate(base)) != request_hash(RunCreate.model_validate({**base, **change}))
+    assert request_hash(RunCreate.model_validate(base)) != request_hash(
+        RunCreate.model_validate({**base, **change})
+    )
 
 
 # --- validate_input -------------------------------------------------------------------------

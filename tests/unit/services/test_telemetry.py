@@ -40,7 +40,9 @@ async def test_a_request_is_a_chat_span_with_finish_reason_usage_and_cost() -> N
 
 async def test_off_no_span_and_still_a_metric() -> None:
     metrics = Metrics()
-    model = ObservedModel(FunctionModel(lambda _m, _i: ModelResponse(parts=[TextPart("x")])), metrics, "a", "m")
+    model = ObservedModel(
+        FunctionModel(lambda _m, _i: ModelResponse(parts=[TextPart("x")])), metrics, "a", "m"
+    )
     await model.request([ModelRequest(parts=[UserPromptPart("hello")])], None, ModelRequestParameters())
     assert model._tracing.tracer is None
     assert metrics.model_requests.labels("a", "m", "ok")._value.get() == 1

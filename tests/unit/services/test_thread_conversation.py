@@ -77,7 +77,10 @@ def test_input_and_json_results_are_shown_as_canonical_json() -> None:
 def test_messages_input_shows_its_last_message() -> None:
     run = make_run(
         1,
-        messages=[ChatMessage(role="system", content="be nice"), ChatMessage(role="user", content="last one")],
+        messages=[
+            ChatMessage(role="system", content="be nice"),
+            ChatMessage(role="user", content="last one"),
+        ],
         result="ok",
     )
     assert [(m.role, m.content) for m in conversation([run])] == [("user", "last one"), ("assistant", "ok")]

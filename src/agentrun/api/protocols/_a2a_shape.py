@@ -127,7 +127,10 @@ def status(run: Run) -> dict[str, Any]:
         # What the task waits for; answered with the native POST /v1/runs/{id}/actions.
         asks = [p.question or f"approve {p.tool}({p.args})" for p in run.pending_actions if p.answer is None]
         pending = [p.model_dump(mode="json", exclude={"answer", "answered_at"}) for p in run.pending_actions]
-        parts = [{"text": "; ".join(asks)}, {"data": {"pending_actions": pending}, "mediaType": "application/json"}]
+        parts = [
+            {"text": "; ".join(asks)},
+            {"data": {"pending_actions": pending}, "mediaType": "application/json"},
+        ]
         body["message"] = _message(run, "status", "ROLE_AGENT", parts)
     return body
 

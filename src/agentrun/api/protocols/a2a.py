@@ -255,7 +255,9 @@ async def _start(call: Call, params: dict[str, Any], mode: RunMode) -> tuple[Run
 async def send_message(call: Call, params: dict[str, Any]) -> Response:
     run, config = await _start(call, params, RunMode.async_ if _immediately(params) else RunMode.sync)
     if not config.returnImmediately:
-        run = await call.services.runs.wait(call.project, run.id, call.services.settings.limits.sync_wait_s, or_waiting=True)
+        run = await call.services.runs.wait(
+            call.project, run.id, call.services.settings.limits.sync_wait_s, or_waiting=True
+        )
     return call.answer({"task": shape.task(run, config.historyLength)})
 
 

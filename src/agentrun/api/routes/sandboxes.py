@@ -12,7 +12,11 @@ from agentrun.domain.models import Page, Sandbox, SandboxCreate, SandboxFile
 router = APIRouter(prefix="/v1/sandboxes", tags=["sandboxes"])
 
 PathQuery = Annotated[str, Query(max_length=1000, description="Directory relative to the workspace.")]
-_RAW_BODY = {"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+_RAW_BODY = {
+    "requestBody": {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    }
+}
 
 
 @router.post("", status_code=201, operation_id="create_sandbox")
@@ -59,7 +63,9 @@ async def upload_sandbox_file(
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def download_sandbox_file(sandbox_id: str, path: str, services: ServicesDep, project: ProjectDep) -> Response:
+async def download_sandbox_file(
+    sandbox_id: str, path: str, services: ServicesDep, project: ProjectDep
+) -> Response:
     data = await services.sandboxes.download_file(project, sandbox_id, path)
     return Response(data, media_type="application/octet-stream")
 

@@ -142,7 +142,9 @@ def _with_approval(toolset: AbstractToolset[Any], rule: Callable[[str], bool] | 
     """``toolset`` whose calls matching ``rule`` stop the run for a person's approval first."""
     if rule is None:
         return toolset
-    return ApprovalRequiredToolset(toolset, approval_required_func=lambda _ctx, tool_def, _args: rule(tool_def.name))
+    return ApprovalRequiredToolset(
+        toolset, approval_required_func=lambda _ctx, tool_def, _args: rule(tool_def.name)
+    )
 
 
 def defers(specs: Sequence[ToolSpec], sandbox_requires_approval: bool | list[str] = False) -> bool:
@@ -202,7 +204,11 @@ def build_toolsets(
             toolset.add_function(function, name=name)
             exposed_set = toolset.prefixed(spec.prefix) if spec.prefix else toolset
             needs = spec.requires_approval
-            needs = needs if isinstance(needs, bool) else name in needs or (spec.prefix or "") + "_" + name in needs
+            needs = (
+                needs
+                if isinstance(needs, bool)
+                else name in needs or (spec.prefix or "") + "_" + name in needs
+            )
             toolsets.append(_with_approval(exposed_set, _approval_rule(needs, None)))
         else:
             from agentrun.runtime.tools.mcp import mcp_toolset  # imports fastmcp: only when used

@@ -165,7 +165,9 @@ class _SanitizedErrors(WrapperToolset[Any]):
     def _error(self, exc: BaseException) -> MCPServerError:
         cause = _root_cause(exc)
         if isinstance(cause, UnsafeURLError):  # our own guard's words, with this tool's setting
-            hint = str(cause).replace(_HTTP_GET_HINT, "tools.mcp_allow_hosts (AGENTRUN_TOOLS__MCP_ALLOW_HOSTS)")
+            hint = str(cause).replace(
+                _HTTP_GET_HINT, "tools.mcp_allow_hosts (AGENTRUN_TOOLS__MCP_ALLOW_HOSTS)"
+            )
             return MCPServerError(f"{self.label} refused: {hint}")
         return MCPServerError(f"{self.label} could not be started or reached ({type(cause).__name__}).")
 

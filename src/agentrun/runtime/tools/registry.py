@@ -48,9 +48,9 @@ def check_tools(specs: Sequence[ToolSpec], registry: ToolRegistry, *, allow_unre
         if spec.unregistered and not allow_unregistered:
             what = "a raw Python `ref`" if spec.kind == "python" else "a raw stdio `command`"
             register = (
-                "AGENTRUN_TOOLS__PYTHON='{\"NAME\": \"package.module:function\"}'"
+                'AGENTRUN_TOOLS__PYTHON=\'{"NAME": "package.module:function"}\''
                 if spec.kind == "python"
-                else "AGENTRUN_TOOLS__MCP_SERVERS='{\"NAME\": {\"command\": ...}}'"
+                else 'AGENTRUN_TOOLS__MCP_SERVERS=\'{"NAME": {"command": ...}}\''
             )
             raise AgentrunError(
                 ErrorCode.tool_not_allowed,
@@ -74,7 +74,11 @@ def check_tools(specs: Sequence[ToolSpec], registry: ToolRegistry, *, allow_unre
                 f"registered: {', '.join(sorted(registry.mcp_servers)) or 'none'}.",
                 {"tool": index, "server": spec.server},
             )
-        if spec.kind == "mcp" and spec.url is not None and not spec.url.lower().startswith(("http://", "https://")):
+        if (
+            spec.kind == "mcp"
+            and spec.url is not None
+            and not spec.url.lower().startswith(("http://", "https://"))
+        ):
             raise AgentrunError(
                 ErrorCode.validation_error,
                 f"{where}: an MCP `url` must be http:// or https://.",

@@ -82,4 +82,9 @@ async def list_files(ctx: RunContext[RunDeps], path: str = ".") -> list[dict[str
     return await _sandbox(ctx).list_files(path)
 
 
-SANDBOX_FUNCTIONS = {"shell": shell, "read_file": read_file, "write_file": write_file, "list_files": list_files}
+SANDBOX_FUNCTIONS = {
+    "shell": shell,
+    "read_file": read_file,
+    "write_file": write_file,
+    "list_files": list_files,
+}
