@@ -6,10 +6,9 @@ import asyncio
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agentrun.runtime.providers import register_test_model, unregister_test_model
+from tests.support.scripted_models import calculator_then_answer
 from tests.support.webhook_receiver import Receiver, wait_async
 
 MODEL = "test:metrics-script"
@@ -23,20 +22,7 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def scripted():  # type: ignore[no-untyped-def]
     """Calls calculator once, then answers: two model requests and one tool call per run."""
-
-    def respond(messages: list[ModelMessage]) -> ModelResponse:
-        if len(messages) == 1:
-            return ModelResponse(parts=[ToolCallPart("calculator", {"expression": "6*7"})])
-        return ModelResponse(parts=[TextPart("the answer is 42")])
-
-    async def stream(messages: list[ModelMessage], _info: AgentInfo):  # type: ignore[no-untyped-def]
-        part = respond(messages).parts[0]
-        if isinstance(part, ToolCallPart):
-            yield {0: DeltaToolCall(name=part.tool_name, json_args='{"expression": "6*7"}')}
-        else:
-            yield part.content
-
-    register_test_model(MODEL, FunctionModel(lambda m, _i: respond(m), stream_function=stream))
+    register_test_model(MODEL, calculator_then_answer())
     yield
     unregister_test_model(MODEL)
 

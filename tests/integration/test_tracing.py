@@ -9,10 +9,9 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agentrun.runtime.providers import register_test_model, unregister_test_model
+from tests.support.scripted_models import calculator_then_answer
 
 MODEL = "test:traced-script"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -23,20 +22,7 @@ TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN}-01"
 @pytest.fixture
 def scripted():  # type: ignore[no-untyped-def]
     """Calls calculator once, then answers: two model requests and one tool call."""
-
-    def respond(messages: list[ModelMessage]) -> ModelResponse:
-        if len(messages) == 1:
-            return ModelResponse(parts=[ToolCallPart("calculator", {"expression": "6*7"})])
-        return ModelResponse(parts=[TextPart("the answer is 42")])
-
-    async def stream(messages: list[ModelMessage], _info: AgentInfo):  # type: ignore[no-untyped-def]
-        part = respond(messages).parts[0]
-        if isinstance(part, ToolCallPart):
-            yield {0: DeltaToolCall(name=part.tool_name, json_args='{"expression": "6*7"}')}
-        else:
-            yield part.content
-
-    register_test_model(MODEL, FunctionModel(lambda m, _i: respond(m), stream_function=stream))
+    register_test_model(MODEL, calculator_then_answer())
     yield
     unregister_test_model(MODEL)
 
