@@ -99,8 +99,14 @@ export async function mount(main, { params: [runId], signal }) {
   }
 
   // ---- waiting for a person: approve / deny / edit / answer ----
+  let shownActions = null;
   function renderActions() {
     const open = run.status === "requires_action" ? (run.pending_actions || []).filter((p) => !p.answer) : [];
+    // Every status event refreshes the run; rebuilding the same cards would wipe what the person
+    // is typing (an answer, edited arguments, a reason). Rebuild only when the open calls change.
+    const key = open.map((p) => p.id).join(",");
+    if (key === shownActions) return;
+    shownActions = key;
     actionSection.hidden = open.length === 0;
     clear(actionSection);
     if (!open.length) return;

@@ -29,7 +29,9 @@ export async function mount(main, { query, signal }) {
     id: `cfg-${name}`, name, type: "number", min: 0, step: name === "temperature" || name === "timeout_s" ? "any" : "1", placeholder: "agent default",
   }));
   const errors = h("div", { id: "start-errors" });
-  const submit = h("button", { type: "submit", class: "primary", id: "start-submit", text: "Start run" });
+  // Disabled until the form is wired (below, after the agent's threads load): a click before that
+  // would submit the form natively and reload the page instead of starting a run.
+  const submit = h("button", { type: "submit", class: "primary", id: "start-submit", text: "Start run", disabled: true });
   const form = h("form", { class: "card start", id: "start-form", novalidate: true },
     field("Agent", agentSelect), about, inputArea,
     h("div", { class: "row" }, field("Thread", threadSelect), field("If the thread is busy", multitask)),
@@ -94,6 +96,7 @@ export async function mount(main, { query, signal }) {
       submit.disabled = false;
     }
   });
+  submit.disabled = false;
 }
 
 function buildInput(area, schema) {
