@@ -99,14 +99,14 @@ export async function mount(main, { params: [runId], signal }) {
   }
 
   // ---- waiting for a person: approve / deny / edit / answer ----
-  let shownActions = null;
   function renderActions() {
     const open = run.status === "requires_action" ? (run.pending_actions || []).filter((p) => !p.answer) : [];
-    // Every status event refreshes the run; rebuilding the same cards would wipe what the person
-    // is typing (an answer, edited arguments, a reason). Rebuild only when the open calls change.
-    const key = open.map((p) => p.id).join(",");
-    if (key === shownActions) return;
-    shownActions = key;
+    // Every status event refreshes the run and rebuilds these cards: carry over what the person
+    // has typed (an answer, edited arguments, a reason) so a refresh never loses it.
+    const typed = new Map();
+    for (const field of actionSection.querySelectorAll(".pending textarea, .pending input")) {
+      typed.set(`${field.closest(".pending").dataset.callId} ${field.className}`, field.value);
+    }
     actionSection.hidden = open.length === 0;
     clear(actionSection);
     if (!open.length) return;
@@ -115,6 +115,10 @@ export async function mount(main, { params: [runId], signal }) {
       h("p", { class: "muted", text: run.action_deadline ? `The run resumes once every call is answered; it waits until ${when(run.action_deadline)}.` : "The run resumes once every call is answered." }),
       ...open.map(pendingCard),
     );
+    for (const field of actionSection.querySelectorAll(".pending textarea, .pending input")) {
+      const before = typed.get(`${field.closest(".pending").dataset.callId} ${field.className}`);
+      if (before !== undefined) field.value = before;
+    }
   }
 
   function pendingCard(pending) {
